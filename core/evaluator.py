@@ -1,0 +1,91 @@
+"""Scores a model on a whole split: mIoU and per-class IoU at the original size.
+
+Images are padded (not resized) to the evaluation size with the ignore label in the
+padding, logits are upsampled to that padded size and argmaxed, so every original
+pixel is scored once and padding never is. Optional multi-scale and flip inference
+average the softmax probabilities.
+"""
+
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from core import metrics
+
+
+def predict_probabilities(model, images, scales=(1.0,), flip=False):
+  """Softmax probabilities at the input size, averaged over scales and flips.
+
+  Args:
+    model: a model whose call returns {'logits': [B,h,w,C]}.
+    images: [B,H,W,3] float32 in [0, 1].
+    scales: input scales to average.
+    flip: also average the horizontally flipped input.
+
+  Returns:
+    [B,H,W,C] float32 probabilities.
+  """
+  size = tf.shape(images)[1:3]
+  total = 0.0
+  for scale in scales:
+    scaled = images
+    if scale != 1.0:
+      new_size = tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32)
+      scaled = tf.image.resize(images, new_size, method='bilinear')
+    variants = [(scaled, False)] + ([(scaled[:, :, ::-1], True)] if flip else [])
+    for inputs, flipped in variants:
+      logits = tf.cast(model(inputs, training=False)['logits'], tf.float32)
+      logits = tf.image.resize(logits, size, method='bilinear')
+      if flipped:
+        logits = logits[:, :, ::-1]
+      total += tf.nn.softmax(logits)
+  return total / (len(scales) * (2 if flip else 1))
+
+
+def evaluate(model, dataset, num_classes, ignore_label=255, scales=(1.0,),
+             flip=False, max_batches=None):
+  """Accumulates a confusion matrix over a data set and returns scores.
+
+  Args:
+    model: the segmentation model.
+    dataset: yields dicts with 'image' [B,H,W,3] and 'label' [B,H,W,1] (padding
+      carries the ignore label).
+    num_classes: classes including background.
+    ignore_label: label value not scored.
+    scales: inference scales.
+    flip: flip inference.
+    max_batches: stop early (for smoke runs).
+
+  Returns:
+    dict with miou, per_class_iou (list, NaN for classes absent from both ground
+    truth and predictions), pixel_accuracy, num_images, seconds.
+  """
+  @tf.function
+  def predict(images, labels):
+    probs = predict_probabilities(model, images, scales, flip)
+    preds = tf.argmax(probs, axis=-1, output_type=tf.int32)
+    return metrics.confusion_matrix(labels[..., 0], preds, num_classes,
+                                    ignore_label=ignore_label)
+
+  cm = np.zeros((num_classes, num_classes), np.int64)
+  num_images = 0
+  start = time.time()
+  for i, batch in enumerate(dataset):
+    if max_batches is not None and i >= max_batches:
+      break
+    cm += predict(batch['image'], batch['label']).numpy().astype(np.int64)
+    num_images += int(batch['image'].shape[0])
+  miou, per_class = metrics.iou_from_confusion(cm)
+  result = {
+      'miou': float(miou),
+      'per_class_iou': [float(x) for x in per_class],
+      'pixel_accuracy': float(np.trace(cm) / max(cm.sum(), 1)),
+      'num_images': num_images,
+      'seconds': time.time() - start,
+  }
+  logging.info('Evaluated %d images: mIoU %.4f, pixel accuracy %.4f (%.1fs).',
+               num_images, result['miou'], result['pixel_accuracy'],
+               result['seconds'])
+  return result

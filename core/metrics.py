@@ -1,0 +1,125 @@
+"""Segmentation metrics: confusion matrix, IoU, pixel accuracy.
+
+Rows of every confusion matrix are the ground truth, columns the prediction:
+`cm[i, j]` counts pixels of true class i predicted as j.
+
+`confusion_matrix` is a TF function (usable inside `tf.function` / `strategy.run`);
+`ConfusionMatrix` accumulates matrices in numpy across evaluation batches, outside any
+graph; `iou_from_confusion` and `pixel_accuracy` turn a matrix into numbers.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def confusion_matrix(labels, predictions, num_classes, ignore_label=255):
+  """Counts (ground truth, prediction) pairs over the non-ignored pixels.
+
+  Pixels whose label is `ignore_label`, or whose label or prediction lies outside
+  [0, num_classes), are not counted (so a stray id can never spill into a
+  neighbouring cell of the flattened matrix).
+
+  Args:
+    labels: integer tensor of any shape (e.g. [batch, H, W] or [batch, H, W, 1]).
+    predictions: integer tensor with the same number of elements as `labels`.
+    num_classes: int, C.
+    ignore_label: int.
+
+  Returns:
+    [C, C] int64 tensor, rows = ground truth.
+  """
+  labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
+  predictions = tf.reshape(tf.cast(predictions, tf.int64), [-1])
+  valid = ((labels != ignore_label) & (labels >= 0) & (labels < num_classes) &
+           (predictions >= 0) & (predictions < num_classes))
+  index = tf.boolean_mask(labels * num_classes + predictions, valid)
+  counts = tf.math.bincount(index, minlength=num_classes * num_classes,
+                            maxlength=num_classes * num_classes, dtype=tf.int64)
+  return tf.reshape(counts, [num_classes, num_classes])
+
+
+def _numpy_confusion_matrix(labels, predictions, num_classes, ignore_label):
+  """numpy twin of `confusion_matrix`, used by the accumulator."""
+  labels = np.asarray(labels).astype(np.int64).reshape(-1)
+  predictions = np.asarray(predictions).astype(np.int64).reshape(-1)
+  valid = ((labels != ignore_label) & (labels >= 0) & (labels < num_classes) &
+           (predictions >= 0) & (predictions < num_classes))
+  index = labels[valid] * num_classes + predictions[valid]
+  counts = np.bincount(index, minlength=num_classes * num_classes)
+  return counts.reshape(num_classes, num_classes).astype(np.int64)
+
+
+class ConfusionMatrix:
+  """Streaming confusion matrix in numpy (no Keras, no TF state).
+
+  Example:
+    cm = ConfusionMatrix(21)
+    for labels, preds in batches:
+      cm.update(labels, preds)
+    miou, per_class = iou_from_confusion(cm.result())
+  """
+
+  def __init__(self, num_classes, ignore_label=255):
+    self.num_classes = num_classes
+    self.ignore_label = ignore_label
+    self.reset()
+
+  def reset(self):
+    self._matrix = np.zeros((self.num_classes, self.num_classes), np.int64)
+
+  def update(self, labels, predictions):
+    """Adds a batch of labels and predictions (tf tensors or numpy arrays)."""
+    if isinstance(labels, tf.Tensor):
+      labels = labels.numpy()
+    if isinstance(predictions, tf.Tensor):
+      predictions = predictions.numpy()
+    self._matrix += _numpy_confusion_matrix(labels, predictions,
+                                            self.num_classes, self.ignore_label)
+
+  def add(self, matrix):
+    """Adds an already computed [C, C] matrix (e.g. from `confusion_matrix`)."""
+    if isinstance(matrix, tf.Tensor):
+      matrix = matrix.numpy()
+    matrix = np.asarray(matrix, np.int64)
+    if matrix.shape != self._matrix.shape:
+      raise ValueError(f'Expected a matrix of shape {self._matrix.shape}, got '
+                       f'{matrix.shape}.')
+    self._matrix += matrix
+
+  def result(self):
+    """Returns a copy of the accumulated [C, C] int64 numpy matrix."""
+    return self._matrix.copy()
+
+
+def iou_from_confusion(cm):
+  """Intersection over union per class and its mean.
+
+  IoU_c = cm[c, c] / (Σ_j cm[c, j] + Σ_i cm[i, c] − cm[c, c]). A class that appears in
+  neither the ground truth nor the predictions has an undefined IoU: it is NaN in
+  `per_class_iou` and left out of the mean (as DeepLab's `mean_iou` does), so the mean
+  does not depend on which classes an evaluation subset happens to contain. A class
+  that is only predicted (false positives) counts, with IoU 0.
+
+  Args:
+    cm: [C, C] confusion matrix (numpy or tf), rows = ground truth.
+
+  Returns:
+    miou: float, the mean over defined classes (NaN if no class is defined, i.e. the
+      matrix is empty).
+    per_class_iou: [C] float64 numpy array.
+  """
+  cm = np.asarray(cm, dtype=np.float64)
+  intersection = np.diag(cm)
+  union = cm.sum(axis=0) + cm.sum(axis=1) - intersection
+  per_class_iou = np.full(cm.shape[0], np.nan)
+  defined = union > 0
+  per_class_iou[defined] = intersection[defined] / union[defined]
+  miou = float(per_class_iou[defined].mean()) if defined.any() else float('nan')
+  return miou, per_class_iou
+
+
+def pixel_accuracy(cm):
+  """Fraction of counted pixels predicted correctly: trace / sum (NaN if empty)."""
+  cm = np.asarray(cm, dtype=np.float64)
+  total = cm.sum()
+  return float(np.trace(cm) / total) if total > 0 else float('nan')

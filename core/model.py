@@ -1,0 +1,301 @@
+"""DeepLabv3+ with the PseudoSeg heads, built from tf-models-official parts.
+
+    images [B, H, W, 3] in [0, 1]
+      -> ImageNet mean/std normalisation (as Model Garden's input pipeline)
+      -> backbone (MobileNet or DilatedResNet, stride `output_stride`)
+      -> ASPP on level log2(output_stride)
+      -> deeplabv3plus head fusing level 2  -> 'logits' [B, H/4, W/4, C]
+    with `pseudoseg_heads`, beside ASPP on the backbone's last features F:
+      -> GAP -> dropout (training) -> linear -> 'cls_logits' [B, K]
+      -> closed-form Grad-CAM of that head -> 'cam' [B, h, w, K]
+      -> self-attention Grad-CAM on F's grid -> 'sgc_logits' [B, h, w, C]
+
+C counts the background, K = C - 1 does not. The CAM / SGC grid (h, w) is the
+grid of F, i.e. stride `output_stride`: stride 16 by default, stride 8 when the
+model is built at output stride 8. F is the backbone's last endpoint (the
+ASPP input for MobileNetV3, whose last endpoint is globally pooled). The SGC
+queries and keys are F and the endpoint one level below, detached and resized
+bilinearly to F's grid: MobileNetV2 '5' + '4' (both on the grid), DilatedResNet
+'4' + '3' at OS 16 and '3' + '2' (stride 4, downsampled) at OS 8.
+"""
+
+import math
+
+import tensorflow as tf
+
+from official.vision.modeling.backbones import mobilenet
+from official.vision.modeling.backbones import resnet_deeplab
+from official.vision.modeling.decoders import aspp
+from official.vision.modeling.heads import segmentation_heads
+
+from core import cam as cam_lib
+from core import config as config_lib
+from core import sgc as sgc_lib
+
+# Model Garden normalises images in [0, 1] with these (preprocess_ops
+# MEAN_NORM / STDDEV_NORM); its ImageNet checkpoints expect it.
+_MEAN = (0.485, 0.456, 0.406)
+_STDDEV = (0.229, 0.224, 0.225)
+
+_MOBILENETS = {
+    'mobilenet_v2': 'MobileNetV2',
+    'mobilenet_v3_small': 'MobileNetV3Small',
+    'mobilenet_v3_large': 'MobileNetV3Large',
+}
+_RESNETS = {'resnet50': 50, 'resnet101': 101}
+# As Model Garden's seg_deeplabv3plus_pascal (whose ImageNet DeepLab
+# checkpoint has the three-conv 'v1' stem).
+_RESNET_STEM = 'v1'
+_RESNET_MULTIGRID = (1, 2, 4)
+_LOW_LEVEL = 2  # Stride-4 endpoint fused by the decoder.
+
+
+def _build_backbone(cfg, regularizer):
+  """Returns the Model Garden backbone named by `cfg.backbone`."""
+  if cfg.backbone in _MOBILENETS:
+    return mobilenet.MobileNet(
+        model_id=_MOBILENETS[cfg.backbone],
+        filter_size_scale=cfg.width_multiplier,
+        output_stride=cfg.output_stride,
+        norm_momentum=cfg.batchnorm_momentum,
+        kernel_regularizer=regularizer)
+  if cfg.backbone in _RESNETS:
+    return resnet_deeplab.DilatedResNet(
+        model_id=_RESNETS[cfg.backbone],
+        output_stride=cfg.output_stride,
+        stem_type=_RESNET_STEM,
+        multigrid=_RESNET_MULTIGRID,
+        norm_momentum=cfg.batchnorm_momentum,
+        kernel_regularizer=regularizer)
+  raise ValueError(f'Unknown backbone {cfg.backbone!r}; expected one of '
+                   f'{sorted(_MOBILENETS) + sorted(_RESNETS)}.')
+
+
+def _cam_level(backbone_name, level, endpoint_keys):
+  """Returns the endpoint key of the features F that the classifier pools.
+
+  F is the backbone's last endpoint, except for MobileNetV3, whose last
+  endpoint is already globally pooled (1x1); there F is the ASPP input.
+
+  Args:
+    backbone_name: `ModelConfig.backbone`.
+    level: int, log2(output_stride), the ASPP level.
+    endpoint_keys: the backbone's endpoint keys ('2', '3', ...).
+  """
+  if backbone_name.startswith('mobilenet_v3'):
+    return str(level)
+  return str(max(int(k) for k in endpoint_keys))
+
+
+def _downsample_mask(mask, size):
+  """[B, H, W] valid mask -> [B, h, w]: 1 where over half the cell is valid."""
+  mask = tf.cast(mask, tf.float32)[..., tf.newaxis]
+  mask = tf.image.resize(mask, size, method=tf.image.ResizeMethod.AREA)
+  return tf.cast(mask[..., 0] > 0.5, tf.float32)
+
+
+class PseudoSegModel(tf.keras.Model):
+  """DeepLabv3+ plus the PseudoSeg classification head, CAM and SGC.
+
+  Attributes:
+    backbone: the Model Garden backbone (a functional `tf.keras.Model`
+      returning a dict of endpoints keyed by level).
+    decoder: the ASPP decoder.
+    head: the deeplabv3plus segmentation head.
+    cam_level: str, endpoint key of F (classifier features, CAM grid).
+    sgc_levels: tuple of the two endpoint keys whose features, detached and
+      resized to F's grid, are the SGC's queries and keys.
+  """
+
+  def __init__(self, cfg: config_lib.ModelConfig, num_classes: int, **kwargs):
+    """Creates the layers; call `build_model` to get a built model.
+
+    Args:
+      cfg: the model configuration.
+      num_classes: C, number of classes including background.
+      **kwargs: forwarded to `tf.keras.Model`.
+    """
+    super().__init__(**kwargs)
+    if cfg.output_stride not in (8, 16):
+      raise ValueError(
+          f'output_stride must be 8 or 16, got {cfg.output_stride}.')
+    self._cfg = cfg
+    self._num_classes = num_classes
+    # Keras l2(x) adds x * sum(w^2); TF1 slim's l2_regularizer(x) and Model
+    # Garden (l2(weight_decay / 2)) add weight_decay * sum(w^2) / 2. We follow
+    # them so that weight_decay means the same as in the official code.
+    regularizer = (tf.keras.regularizers.l2(cfg.weight_decay / 2.0)
+                   if cfg.weight_decay else None)
+    level = int(math.log2(cfg.output_stride))
+    self.backbone = _build_backbone(cfg, regularizer)
+    self.decoder = aspp.ASPP(
+        level=level,
+        dilation_rates=[r * 16 // cfg.output_stride for r in cfg.aspp_rates],
+        num_filters=cfg.aspp_filters,
+        dropout_rate=cfg.aspp_dropout,
+        norm_momentum=cfg.batchnorm_momentum,
+        kernel_regularizer=regularizer)
+    self.head = segmentation_heads.SegmentationHead(
+        num_classes=num_classes,
+        level=level,
+        num_convs=cfg.num_head_convs,
+        num_filters=cfg.decoder_filters,
+        feature_fusion='deeplabv3plus',
+        low_level=_LOW_LEVEL,
+        low_level_num_filters=cfg.low_level_filters,
+        norm_momentum=cfg.batchnorm_momentum,
+        kernel_regularizer=regularizer)
+    keys = list(self.backbone.output.keys())
+    self.cam_level = _cam_level(cfg.backbone, level, keys)
+    self.sgc_levels = (self.cam_level, str(int(self.cam_level) - 1))
+    if cfg.pseudoseg_heads:
+      # float32 whatever the mixed-precision policy: these layers are tiny,
+      # and the CAM normalisation and the attention softmax want precision.
+      self.cls_dropout = tf.keras.layers.Dropout(
+          cfg.cls_dropout, dtype='float32', name='cls_dropout')
+      self.cls_dense = tf.keras.layers.Dense(
+          num_classes - 1, kernel_regularizer=regularizer, dtype='float32',
+          name='cls_dense')
+      self.sgc = sgc_lib.SelfAttentionGradCAM(
+          num_classes, dim=cfg.sgc_dim, norm_momentum=cfg.batchnorm_momentum,
+          kernel_regularizer=regularizer, dtype='float32', name='sgc')
+
+  @property
+  def config(self) -> config_lib.ModelConfig:
+    return self._cfg
+
+  @property
+  def num_classes(self) -> int:
+    return self._num_classes
+
+  def call(self, images, training=False, cam_classes=None,
+           attention_mask=None):
+    """Runs the network.
+
+    Args:
+      images: [batch, height, width, 3] float in [0, 1].
+      training: bool, batch-norm and dropout mode.
+      cam_classes: optional [batch, num_classes - 1] float multi-hot (no
+        background) of the classes whose CAM is kept (weakly-labeled mode).
+        None: the classifier's own predictions, sigmoid(cls_logits) >=
+        cam_threshold, detached.
+      attention_mask: optional [batch, height, width] float, 1 at valid
+        pixels (padding and cutout 0); masked out of the SGC attention.
+
+    Returns:
+      A dict of float32 tensors:
+        'logits': [batch, ceil(height/4), ceil(width/4), C] decoder logits.
+      and, when `config.pseudoseg_heads`, with (h, w) the grid of stride
+      `output_stride`:
+        'cls_logits': [batch, K] classification logits (no background).
+        'cam': [batch, h, w, K] normalised CAM in [0, 1], detached.
+        'sgc_logits': [batch, h, w, C] SGC logits.
+    """
+    images = tf.cast(images, tf.float32)
+    x = (images - tf.constant(_MEAN)) / tf.constant(_STDDEV)
+    endpoints = self.backbone(x, training=training)
+    decoded = self.decoder(endpoints, training=training)
+    logits = self.head((endpoints, decoded), training=training)
+    outputs = {'logits': tf.cast(logits, tf.float32)}
+    if not self._cfg.pseudoseg_heads:
+      return outputs
+
+    features = tf.cast(endpoints[self.cam_level], tf.float32)
+    pooled = tf.reduce_mean(features, axis=[1, 2])
+    cls_logits = self.cls_dense(self.cls_dropout(pooled, training=training))
+    if cam_classes is None:
+      cam_classes = tf.cast(
+          tf.stop_gradient(tf.sigmoid(cls_logits)) >= self._cfg.cam_threshold,
+          tf.float32)
+    cam = cam_lib.normalize_cam(
+        cam_lib.gradcam_closed_form(features, self.cls_dense.kernel),
+        cam_classes)
+
+    grid = tf.shape(features)[1:3]
+    qk_features = [tf.stop_gradient(features)]
+    for key in self.sgc_levels[1:]:
+      level_features = tf.stop_gradient(tf.cast(endpoints[key], tf.float32))
+      qk_features.append(tf.image.resize(level_features, grid))
+    qk_features = tf.concat(qk_features, axis=-1)
+    if attention_mask is not None:
+      attention_mask = _downsample_mask(attention_mask, grid)
+    sgc_logits = self.sgc(qk_features, cam, attention_mask=attention_mask,
+                          training=training)
+    outputs.update(cls_logits=cls_logits, cam=cam,
+                   sgc_logits=tf.cast(sgc_logits, tf.float32))
+    return outputs
+
+
+def build_model(cfg: config_lib.ModelConfig, num_classes: int,
+                crop_size=(513, 513)) -> PseudoSegModel:
+  """Builds a `PseudoSegModel` and creates its variables.
+
+  Build it under the mixed-precision policy and distribution strategy scope
+  it will train in.
+
+  Args:
+    cfg: the model configuration.
+    num_classes: C, number of classes including background.
+    crop_size: (height, width) of a dummy input run once to create the
+      variables; the model accepts other sizes afterwards.
+
+  Returns:
+    The built model.
+  """
+  model = PseudoSegModel(cfg, num_classes)
+  model(tf.zeros([1, crop_size[0], crop_size[1], 3]), training=False)
+  return model
+
+
+def _checkpoint_path(ckpt_path):
+  if tf.io.gfile.isdir(ckpt_path):
+    latest = tf.train.latest_checkpoint(ckpt_path)
+    if latest is None:
+      raise ValueError(f'No checkpoint found in directory {ckpt_path!r}.')
+    return latest
+  return ckpt_path
+
+
+def restore_backbone(model: PseudoSegModel, ckpt_path: str):
+  """Restores the backbone weights of `model` from a checkpoint.
+
+  Accepts a backbone checkpoint (`tf.train.Checkpoint(backbone=...)`, as
+  Model Garden's pretrained backbones) or a full checkpoint whose `model`
+  has a `backbone` (`tf.train.Checkpoint(model=...)`, as our trainer and
+  Model Garden's trainer save). Other objects in the checkpoint are ignored.
+
+  Args:
+    model: a built `PseudoSegModel`.
+    ckpt_path: a checkpoint prefix, or a directory (its latest checkpoint).
+
+  Returns:
+    The load status (`expect_partial` already applied).
+
+  Raises:
+    ValueError: naming the path, when the checkpoint holds no backbone or one
+      that does not fit this model's backbone.
+  """
+  path = _checkpoint_path(ckpt_path)
+  try:
+    names = [name for name, _ in tf.train.list_variables(path)]
+  except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
+    raise ValueError(f'Cannot read checkpoint {path!r}: {e}') from e
+  if any(n.startswith('backbone/') for n in names):
+    ckpt = tf.train.Checkpoint(backbone=model.backbone)
+  elif any(n.startswith('model/backbone/') for n in names):
+    ckpt = tf.train.Checkpoint(
+        model=tf.train.Checkpoint(backbone=model.backbone))
+  else:
+    raise ValueError(
+        f'Checkpoint {path!r} holds no backbone (expected variables under '
+        f'"backbone/" or "model/backbone/").')
+  try:
+    status = ckpt.read(path).expect_partial()
+    status.assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+    raise ValueError(
+        f'The backbone in checkpoint {path!r} does not fit this model\'s '
+        f'{model.config.backbone!r} backbone (width '
+        f'{model.config.width_multiplier}, output stride '
+        f'{model.config.output_stride}): {e}') from e
+  return status

@@ -1,0 +1,168 @@
+"""Per-replica training steps: supervised and PseudoSeg.
+
+Each step is a module-level function of (model, optimizer, batch, settings) that runs
+in replica context, applies its gradients and returns named scalars. Losses are
+per-replica means; the total is divided by the number of replicas before the gradient
+because the strategy sums gradients across replicas.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from core import fusion
+from core import losses
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSettings:
+  """Plain values the steps need (from core.config)."""
+  num_classes: int
+  ignore_label: int = 255
+  sup_weight: float = 1.0
+  sgc_weight: float = 1.0
+  cls_weight: float = 1.0
+  unsup_weight: float = 1.0
+  # Pseudo labels.
+  pseudo_src: str = 'avg'
+  temperature: float = 0.5
+  logit_norm: str = 'global'
+  soft_labels: bool = True
+  confidence_threshold: float = 0.0
+  teacher_training_mode: bool = True
+  use_image_labels: bool = False
+
+
+def _regularization(model):
+  if not model.losses:
+    return tf.constant(0.0)
+  return tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
+
+
+def _apply(model, optimizer, tape, total):
+  num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+  # Gradients are summed across replicas, so each replica contributes 1/N.
+  scaled = total / num_replicas
+  is_scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
+  if is_scaled:
+    scaled = optimizer.get_scaled_loss(scaled)
+  variables = model.trainable_variables
+  grads = tape.gradient(scaled, variables)
+  if is_scaled:
+    grads = optimizer.get_unscaled_gradients(grads)
+  optimizer.apply_gradients(
+      [(g, v) for g, v in zip(grads, variables) if g is not None])
+
+
+def supervised_step(model, optimizer, batch, settings):
+  """One step of pixel cross-entropy on labeled crops.
+
+  Args:
+    model: PseudoSegModel (heads unused).
+    optimizer: Keras optimizer.
+    batch: dict with 'image' [B,H,W,3] float and 'label' [B,H,W,1] int32.
+    settings: StepSettings.
+
+  Returns:
+    dict of scalars: loss, sup_loss, reg_loss.
+  """
+  with tf.GradientTape() as tape:
+    outputs = model(batch['image'], training=True)
+    sup = losses.softmax_cross_entropy_with_ignore(
+        outputs['logits'], batch['label'], ignore_label=settings.ignore_label)
+    reg = _regularization(model)
+    total = settings.sup_weight * sup + reg
+  _apply(model, optimizer, tape, total)
+  return {'loss': total, 'sup_loss': sup, 'reg_loss': reg}
+
+
+def _resize_mask(mask, size):
+  """[B,H,W] float mask to [B,h,w] by nearest neighbour."""
+  return tf.image.resize(mask[..., None], size, method='nearest')[..., 0]
+
+
+def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None):
+  """The teacher pass on the weak view and its calibrated-fusion pseudo label.
+
+  Returns:
+    outputs: the model's outputs on the weak view.
+    pseudo: [B,h,w,C] soft pseudo label at decoder resolution (no gradient).
+    weight: [B,h,w] per-pixel weight from the confidence threshold.
+  """
+  outputs = model(weak_image, training=settings.teacher_training_mode,
+                  cam_classes=cam_classes, attention_mask=weak_valid)
+  pseudo, weight = fusion.calibrated_fusion(
+      outputs['logits'], outputs['sgc_logits'],
+      temperature=settings.temperature, logit_norm=settings.logit_norm,
+      pseudo_src=settings.pseudo_src, soft_labels=settings.soft_labels,
+      confidence_threshold=settings.confidence_threshold)
+  return outputs, pseudo, weight
+
+
+def pseudoseg_step(model, optimizer, batch, settings):
+  """One PseudoSeg step: labeled losses + consistency on unlabeled images.
+
+  Args:
+    model: PseudoSegModel with pseudoseg heads.
+    optimizer: Keras optimizer.
+    batch: dict with 'labeled' (image, label, valid, class_labels) and 'unlabeled'
+      (weak_image, strong_image, weak_valid, strong_valid, class_labels,
+      has_class_labels) sub-dicts.
+    settings: StepSettings.
+
+  Returns:
+    dict of scalars: loss, sup_loss, sgc_loss, cls_loss, unsup_loss, reg_loss,
+    pseudo_confidence (mean max probability of the pseudo labels on valid pixels)
+    and pixels_used (share of strong-view pixels in the consistency loss).
+  """
+  lab, unl = batch['labeled'], batch['unlabeled']
+  num_labeled = tf.shape(lab['image'])[0]
+  weakly = settings.use_image_labels
+  unl_has = tf.cast(unl['has_class_labels'], tf.float32)
+
+  # Pseudo labels come from the weak view; the gradient never reaches them
+  # (fusion.calibrated_fusion stops it).
+  weak_cam_classes = unl['class_labels'] if weakly else None
+  _, pseudo, weight = make_pseudo_labels(model, unl['weak_image'],
+                                         unl['weak_valid'], settings,
+                                         weak_cam_classes)
+
+  images = tf.concat([lab['image'], unl['strong_image']], 0)
+  valid = tf.concat([lab['valid'], unl['strong_valid']], 0)
+  cam_classes = (tf.concat([lab['class_labels'], unl['class_labels']], 0)
+                 if weakly else None)
+  with tf.GradientTape() as tape:
+    out = model(images, training=True, cam_classes=cam_classes,
+                attention_mask=valid)
+    logits_l, logits_u = out['logits'][:num_labeled], out['logits'][num_labeled:]
+    sup = losses.softmax_cross_entropy_with_ignore(
+        logits_l, lab['label'], ignore_label=settings.ignore_label)
+    sgc = losses.softmax_cross_entropy_with_ignore(
+        out['sgc_logits'][:num_labeled], lab['label'],
+        ignore_label=settings.ignore_label)
+    if weakly:
+      cls_targets = tf.concat([lab['class_labels'], unl['class_labels']], 0)
+      cls_weights = tf.concat([tf.ones([num_labeled]), unl_has], 0)
+      cls = losses.multilabel_sigmoid_cross_entropy(
+          out['cls_logits'], cls_targets, weights=cls_weights)
+    else:
+      cls = losses.multilabel_sigmoid_cross_entropy(
+          out['cls_logits'][:num_labeled], lab['class_labels'])
+    mask = _resize_mask(unl['strong_valid'], tf.shape(logits_u)[1:3]) * weight
+    unsup = losses.soft_cross_entropy(logits_u, pseudo, mask)
+    reg = _regularization(model)
+    total = (settings.sup_weight * sup + settings.sgc_weight * sgc +
+             settings.cls_weight * cls + settings.unsup_weight * unsup + reg)
+  _apply(model, optimizer, tape, total)
+
+  denom = tf.maximum(tf.reduce_sum(mask), 1.0)
+  confidence = tf.reduce_sum(tf.reduce_max(pseudo, -1) * mask) / denom
+  used = tf.reduce_mean(mask)
+  return {'loss': total, 'sup_loss': sup, 'sgc_loss': sgc, 'cls_loss': cls,
+          'unsup_loss': unsup, 'reg_loss': reg,
+          'pseudo_confidence': confidence, 'pixels_used': used}
+
+
+SUPERVISED_METRICS = ('loss', 'sup_loss', 'reg_loss')
+PSEUDOSEG_METRICS = ('loss', 'sup_loss', 'sgc_loss', 'cls_loss', 'unsup_loss',
+                     'reg_loss', 'pseudo_confidence', 'pixels_used')

@@ -1,0 +1,306 @@
+"""The training loop shared by `train_sup.py` and `train_wss.py`.
+
+The step function (core/train_steps.py) is a plain module-level function; this module
+owns everything around it: the distribution strategy, the optimizer, checkpoints and
+resume (step, optimizer slots and data position), TensorBoard summaries, the progress
+line and the NaN check. Checkpoints, summaries and metric resets stay in Python,
+outside the inner `tf.function` that runs `steps_per_loop` replicated steps.
+"""
+
+import json
+import math
+import os
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from core import config as config_lib
+from core import model as model_lib
+from core import schedules
+
+CONFIG_FILENAME = 'config.json'
+
+
+def get_strategy(name, tpu=''):
+  """Returns the tf.distribute strategy named by `name`.
+
+  Args:
+    name: 'default' (one device), 'mirrored' (all local GPUs or logical devices),
+      'multi_worker' (MultiWorkerMirroredStrategy; cluster from TF_CONFIG) or 'tpu'.
+    tpu: TPU name or address for 'tpu' ('' = local / from the environment).
+  """
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy()
+  if name == 'multi_worker':
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == 'tpu':
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise ValueError('Unknown strategy %r (default, mirrored, multi_worker, tpu)' %
+                   name)
+
+
+def set_precision(policy):
+  """Sets the Keras global dtype policy ('' keeps float32)."""
+  tf.keras.mixed_precision.set_global_policy(policy or 'float32')
+
+
+def make_optimizer(train_cfg):
+  """SGD with momentum on a poly schedule (optionally warmed up)."""
+  lr = schedules.PolynomialDecayWithWarmup(
+      base_learning_rate=train_cfg.base_learning_rate,
+      decay_steps=train_cfg.train_steps,
+      end_learning_rate=train_cfg.end_learning_rate,
+      power=train_cfg.lr_power,
+      warmup_steps=train_cfg.warmup_steps)
+  optimizer = tf.keras.optimizers.SGD(learning_rate=lr,
+                                      momentum=train_cfg.momentum)
+  if train_cfg.mixed_precision == 'mixed_float16':
+    optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
+  return optimizer
+
+
+def check_model_dir(model_dir, cfg, num_classes):
+  """Writes the resolved config, or checks it against the one already there.
+
+  A model_dir that already holds a checkpoint of another model (other backbone, heads
+  or classes) is refused with a clear message instead of a shape error deep inside
+  the restore.
+  """
+  tf.io.gfile.makedirs(model_dir)
+  path = os.path.join(model_dir, CONFIG_FILENAME)
+  record = json.loads(cfg.to_json())
+  record['num_classes'] = num_classes
+  if tf.train.latest_checkpoint(model_dir) and tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      old = json.load(f)
+    mismatched = [
+        'model.%s: %r (saved) vs %r (now)' % (k, old.get('model', {}).get(k), v)
+        for k, v in record['model'].items() if old.get('model', {}).get(k) != v]
+    if old.get('num_classes') != num_classes:
+      mismatched.append('num_classes: %r (saved) vs %r (now)' %
+                        (old.get('num_classes'), num_classes))
+    if mismatched:
+      raise ValueError(
+          '%s holds a checkpoint of another model; use a new --model_dir or the '
+          'same model flags. Differences: %s' % (model_dir, '; '.join(mismatched)))
+  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+    json.dump(record, f, indent=2, sort_keys=True)
+  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def load_config(model_dir):
+  """Returns (ExperimentConfig, num_classes) saved in a run directory."""
+  path = os.path.join(model_dir, CONFIG_FILENAME)
+  if not tf.io.gfile.exists(path):
+    raise FileNotFoundError('%s not found: is %s a training run directory?' %
+                            (path, model_dir))
+  with tf.io.gfile.GFile(path) as f:
+    record = json.load(f)
+  return config_lib.from_dict(record), record['num_classes']
+
+
+def build_model_from_run(model_dir):
+  """Rebuilds a run's model (variables created, not restored) from config.json.
+
+  Returns:
+    (model, ExperimentConfig, num_classes).
+  """
+  cfg, num_classes = load_config(model_dir)
+  h, w = cfg.data.crop_size
+  model = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
+  return model, cfg, num_classes
+
+
+def restore_model(model, path):
+  """Restores the model's weights (only) from a training checkpoint."""
+  tf.train.Checkpoint(model=model).restore(path).expect_partial(
+  ).assert_existing_objects_matched()
+
+
+def _format_duration(seconds):
+  seconds = int(max(seconds, 0))
+  if seconds >= 3600:
+    return '%dh%02dm' % (seconds // 3600, seconds % 3600 // 60)
+  if seconds >= 60:
+    return '%dm%02ds' % (seconds // 60, seconds % 60)
+  return '%ds' % seconds
+
+
+class TrainLoop(object):
+  """Runs a replicated step function with checkpoints, summaries and progress.
+
+  Args:
+    strategy: a tf.distribute.Strategy; the model and optimizer were built in its
+      scope.
+    model: the Keras model.
+    optimizer: its optimizer; `optimizer.iterations` is the global step.
+    step_fn: `step_fn(batch) -> dict of scalar tensors`, run in replica context; it
+      applies gradients itself and reports at least 'loss'.
+    dataset_fn: `dataset_fn(input_context, start_step) -> tf.data.Dataset` of
+      per-replica batches, whose order continues from `start_step` (the data
+      position on resume).
+    model_dir: run directory (checkpoints, config.json, TensorBoard).
+    train_cfg: core.config.TrainConfig.
+    images_per_step: global images consumed per step (for the images/s figure).
+    image_summary_fn: optional `fn(batch) -> dict name: [N,H,W,3] float in [0,1]`,
+      run in replica context on the first replica's batch for TensorBoard pictures.
+  """
+
+  def __init__(self, strategy, model, optimizer, step_fn, dataset_fn, model_dir,
+               train_cfg, images_per_step, image_summary_fn=None):
+    self._strategy = strategy
+    self._model = model
+    self._optimizer = optimizer
+    self._step_fn = step_fn
+    self._dataset_fn = dataset_fn
+    self._model_dir = model_dir
+    self._cfg = train_cfg
+    self._images_per_step = images_per_step
+    self._image_summary_fn = image_summary_fn
+    self._metrics = {}
+    self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    self._manager = tf.train.CheckpointManager(
+        self._checkpoint, model_dir, max_to_keep=train_cfg.keep_checkpoints,
+        step_counter=optimizer.iterations,
+        checkpoint_interval=train_cfg.checkpoint_every)
+    self._writer = tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
+
+  @property
+  def global_step(self):
+    return int(self._optimizer.iterations.numpy())
+
+  def restore(self):
+    """Restores the latest checkpoint if any; returns the step it resumes from."""
+    path = self._manager.latest_checkpoint
+    if path:
+      status = self._checkpoint.restore(path)
+      status.assert_existing_objects_matched()
+      logging.info('Resumed from %s at step %d.', path, self.global_step)
+    return self.global_step
+
+  def _metric(self, name):
+    if name not in self._metrics:
+      with self._strategy.scope():
+        self._metrics[name] = tf.keras.metrics.Mean(name)
+    return self._metrics[name]
+
+  def _build_loop_fn(self, iterator, metric_names):
+    strategy = self._strategy
+    step_fn = self._step_fn
+    metrics = [self._metric(n) for n in metric_names]
+
+    def replica_step(batch):
+      out = step_fn(batch)
+      for name, m in zip(metric_names, metrics):
+        m.update_state(out[name])
+
+    @tf.function
+    def loop_fn(num_steps):
+      for _ in tf.range(num_steps):
+        strategy.run(replica_step, args=(next(iterator),))
+
+    return loop_fn
+
+  def _image_summaries(self, iterator, step):
+    if self._image_summary_fn is None:
+      return
+    fn = self._image_summary_fn
+
+    @tf.function
+    def vis(batch):
+      return self._strategy.run(fn, args=(batch,))
+
+    pictures = vis(next(iterator))
+    with self._writer.as_default(step=step):
+      for name, value in pictures.items():
+        local = self._strategy.experimental_local_results(value)[0]
+        tf.summary.image(name, local, max_outputs=4)
+
+  def run(self, metric_names):
+    """Trains to `train_cfg.train_steps`, resuming from the latest checkpoint.
+
+    Args:
+      metric_names: names of the step function's outputs to average and log;
+        'loss' must be among them.
+
+    Returns:
+      dict of the last logged metric values (floats).
+
+    Raises:
+      FloatingPointError: a logged metric became NaN or infinite.
+    """
+    cfg = self._cfg
+    start_step = self.restore()
+    if start_step >= cfg.train_steps:
+      logging.info('Already trained to step %d.', start_step)
+      return {}
+    dataset = self._strategy.distribute_datasets_from_function(
+        lambda ctx: self._dataset_fn(ctx, start_step))
+    iterator = iter(dataset)
+    loop_fn = self._build_loop_fn(iterator, metric_names)
+    vis_iterator = iter(self._strategy.distribute_datasets_from_function(
+        lambda ctx: self._dataset_fn(ctx, start_step))) \
+        if self._image_summary_fn else None
+
+    step = start_step
+    last = {}
+    t_start = time.time()
+    steps_timed = 0
+    while step < cfg.train_steps:
+      num_steps = min(cfg.steps_per_loop, cfg.train_steps - step)
+      t0 = time.time()
+      loop_fn(tf.constant(num_steps))
+      step = self.global_step
+      dt = time.time() - t0
+      # The first loop includes tracing; leave it out of the throughput figure.
+      if step - start_step > num_steps:
+        steps_timed += num_steps
+      else:
+        t_start = time.time()
+      last = {n: float(self._metrics[n].result().numpy()) for n in metric_names}
+      for m in self._metrics.values():
+        m.reset_state()
+      bad = [n for n, v in last.items() if not math.isfinite(v)]
+      if bad:
+        raise FloatingPointError(
+            'Training diverged at step %d: %s became %s. The last good checkpoint '
+            'is %s; lower --base_learning_rate or check the data.' %
+            (step, ', '.join(bad), [last[n] for n in bad],
+             self._manager.latest_checkpoint))
+      lr = float(self._learning_rate(step))
+      elapsed = time.time() - t_start
+      rate = (steps_timed * self._images_per_step / elapsed
+              if steps_timed and elapsed > 0 else
+              num_steps * self._images_per_step / max(dt, 1e-9))
+      steps_per_s = rate / self._images_per_step
+      eta = (cfg.train_steps - step) / max(steps_per_s, 1e-9)
+      logging.info('step %d/%d | %s | lr %.5f | %.1f img/s | ETA %s', step,
+                   cfg.train_steps,
+                   ' '.join('%s %.4f' % (n, last[n]) for n in metric_names), lr,
+                   rate, _format_duration(eta))
+      if (step % cfg.summary_every < num_steps or step >= cfg.train_steps):
+        with self._writer.as_default(step=step):
+          for n, v in last.items():
+            tf.summary.scalar('losses/' + n if 'loss' in n else 'metrics/' + n, v)
+          tf.summary.scalar('learning_rate', lr)
+          tf.summary.scalar('images_per_second', rate)
+      if vis_iterator is not None and (
+          step % cfg.image_summary_every < num_steps or step >= cfg.train_steps):
+        self._image_summaries(vis_iterator, step)
+      self._manager.save(checkpoint_number=step,
+                         check_interval=step < cfg.train_steps)
+    self._writer.flush()
+    return last
+
+  def _learning_rate(self, step):
+    lr = self._optimizer.learning_rate
+    if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
+      return lr(step)
+    return np.asarray(lr)

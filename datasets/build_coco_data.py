@@ -1,0 +1,216 @@
+r"""Converts COCO 2017 instance annotations to semantic-segmentation TFRecords.
+
+Run from the repository root:
+
+  python datasets/build_coco_data.py \
+    --coco_root=data/coco --output_dir=data/coco_records
+
+Expected result: shards `train-*` (118287 records) and `val-*` (5000), plus
+`dataset_info.json` (81 classes: background + the 80 thing classes).
+
+Inputs:
+  COCO_ROOT/annotations/instances_{train,val}2017.json
+  COCO_ROOT/{train,val}2017/*.jpg
+
+The semantic mask is built from the instance masks:
+  * background (no instance) is 0; each thing category gets its index in the
+    descriptor's class list (COCO's 80 category ids 1..90 with gaps become 1..80,
+    matched by category name);
+  * where instances overlap, the smaller one wins: instances are painted from the
+    largest pixel area to the smallest, so a cup on a table stays a cup;
+  * crowd regions (`iscrowd=1`) become the ignore label 255, except where a
+    non-crowd instance covers them (the precise outline is kept);
+  * images without any annotation are kept, all background (COCO labels every
+    thing instance, so that is their true label).
+"""
+
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import contextlib
+import io
+from typing import Dict, Optional, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from datasets import convert_utils
+from datasets import descriptors
+from datasets import record_format
+
+ConversionError = convert_utils.ConversionError
+
+COCO_SPLITS = ('train', 'val')
+
+
+def annotation_path(coco_root, split):
+  return os.path.join(coco_root, 'annotations', 'instances_%s2017.json' % split)
+
+
+def image_dir(coco_root, split):
+  return os.path.join(coco_root, '%s2017' % split)
+
+
+def load_coco(path):
+  """Loads an instances json with pycocotools (its progress prints go to the log)."""
+  from pycocotools import coco as coco_lib  # pylint: disable=g-import-not-at-top
+  convert_utils.require_file(path, 'COCO annotation file')
+  out = io.StringIO()
+  try:
+    with contextlib.redirect_stdout(out):
+      api = coco_lib.COCO(path)
+  except (ValueError, KeyError, TypeError, AssertionError) as e:
+    raise ConversionError('Cannot read COCO annotations %s: %s' %
+                          (path, e)) from e
+  logging.info('%s', out.getvalue().strip())
+  return api
+
+
+def category_to_class_id(categories, class_names, source):
+  """Maps COCO category ids to our class ids by category name.
+
+  Args:
+    categories: the json's 'categories' list of {'id', 'name'} dicts.
+    class_names: the descriptor's class names, background first.
+    source: annotation file name for messages.
+
+  Returns:
+    dict COCO category id -> class id in [1, len(class_names)).
+  """
+  index = {name: i for i, name in enumerate(class_names) if i > 0}
+  mapping = {}
+  for cat in categories:
+    if cat['name'] not in index:
+      raise ConversionError('%s: category %r (id %d) is not a class of the '
+                            'data set.' % (source, cat['name'], cat['id']))
+    mapping[cat['id']] = index[cat['name']]
+  return mapping
+
+
+def semantic_mask(api, image_info, cat_map, source,
+                  ignore_label=record_format.IGNORE_LABEL):
+  """Paints one image's instances into a [height, width] uint8 class-id mask.
+
+  Args:
+    api: a `pycocotools.coco.COCO`.
+    image_info: the image's entry in the json.
+    cat_map: COCO category id -> class id.
+    source: annotation file name for messages.
+    ignore_label: value for crowd regions.
+
+  Returns:
+    [height, width] uint8 mask (see the module docstring for the rules).
+  """
+  height, width = image_info['height'], image_info['width']
+  mask = np.zeros((height, width), np.uint8)
+  anns = api.loadAnns(api.getAnnIds(imgIds=[image_info['id']], iscrowd=None))
+  things = []
+  for ann in anns:
+    if ann['category_id'] not in cat_map:
+      raise ConversionError('%s: annotation %s has unknown category id %s.' %
+                            (source, ann.get('id'), ann['category_id']))
+    try:
+      m = api.annToMask(ann).astype(bool)
+    except Exception as e:  # pylint: disable=broad-except
+      raise ConversionError('%s: cannot rasterise annotation %s of image %s: %s'
+                            % (source, ann.get('id'), image_info['file_name'],
+                               e)) from e
+    if ann.get('iscrowd', 0):
+      mask[m] = ignore_label
+    else:
+      things.append((int(m.sum()), ann.get('id', 0), m,
+                     cat_map[ann['category_id']]))
+  # Largest first, so smaller instances are painted last and win overlaps.
+  for _, _, m, class_id in sorted(things, key=lambda t: (-t[0], t[1])):
+    mask[m] = class_id
+  return mask
+
+
+def convert_coco(coco_root: str,
+                 output_dir: str,
+                 splits: Optional[Sequence[str]] = None,
+                 num_shards: int = 4,
+                 max_images: Optional[int] = None,
+                 descriptor: Optional[descriptors.DatasetDescriptor] = None
+                 ) -> Dict[str, int]:
+  """Converts COCO instance annotations to sharded semantic records.
+
+  Args:
+    coco_root: folder with `annotations/` and `{train,val}2017/`.
+    output_dir: where shards and `dataset_info.json` go.
+    splits: subset of 'train', 'val'; default both.
+    num_shards: shards per split (fewer for tiny splits).
+    max_images: if set, only the first this many images (by id) of each split.
+    descriptor: default the registered 'coco' descriptor.
+
+  Returns:
+    split name -> number of records.
+
+  Raises:
+    ConversionError: missing or malformed input (nothing is written then).
+  """
+  descriptor = descriptor or descriptors.get_descriptor('coco')
+  convert_utils.require_dir(coco_root, 'COCO root')
+  splits = tuple(splits or COCO_SPLITS)
+  for split in splits:
+    if split not in COCO_SPLITS:
+      raise ConversionError('Unknown COCO split %r; known: %s' %
+                            (split, COCO_SPLITS))
+  apis, cat_maps, items = {}, {}, {}
+  for split in splits:
+    source = annotation_path(coco_root, split)
+    convert_utils.require_dir(image_dir(coco_root, split),
+                              'COCO %s image folder' % split)
+    apis[split] = load_coco(source)
+    cat_maps[split] = category_to_class_id(
+        apis[split].dataset.get('categories', []), descriptor.class_names,
+        source)
+    ids = sorted(apis[split].getImgIds())
+    if max_images is not None:
+      ids = ids[:max_images]
+    items[split] = ids
+
+  def make_example(split, image_id):
+    api, source = apis[split], annotation_path(coco_root, split)
+    info = api.loadImgs([image_id])[0]
+    path = os.path.join(image_dir(coco_root, split), info['file_name'])
+    mask = semantic_mask(api, info, cat_maps[split], source,
+                         descriptor.ignore_label)
+    return convert_utils.make_segmentation_example(
+        os.path.splitext(info['file_name'])[0], path, mask,
+        descriptor.num_classes,
+        mask_source='%s (annotations of %s)' % (source, path),
+        ignore_label=descriptor.ignore_label)
+
+  return convert_utils.write_splits(output_dir, items, make_example,
+                                    num_shards, descriptor)
+
+
+# Flags whose names other scripts also use allow override: tests import several
+# scripts into one process (a script run still defines each flag once).
+_COCO_ROOT = flags.DEFINE_string(
+    'coco_root', None, 'Folder with annotations/ and {train,val}2017/.')
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Record directory.',
+                                  allow_override=True)
+_NUM_SHARDS = flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
+                                   allow_override=True)
+_SPLITS = flags.DEFINE_string('splits', '',
+                              'Comma-separated subset of train,val.',
+                              allow_override=True)
+_MAX_IMAGES = flags.DEFINE_integer(
+    'max_images', None, 'Convert only this many images per split (testing).')
+
+
+def main(argv):
+  del argv
+  convert_coco(_COCO_ROOT.value, _OUTPUT_DIR.value,
+               splits=convert_utils.split_names_arg(_SPLITS.value),
+               num_shards=_NUM_SHARDS.value, max_images=_MAX_IMAGES.value)
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['coco_root', 'output_dir'])
+  app.run(main)

@@ -1,0 +1,207 @@
+r"""Converts a folder of images and index masks (your own data) to TFRecords.
+
+Run from the repository root:
+
+  python datasets/build_folder_data.py \
+    --image_dir=my_data/images --mask_dir=my_data/masks \
+    --output_dir=data/my_records --num_classes=3 \
+    --class_names=background,cat,dog --dataset_name=pets --val_fraction=0.1
+
+Expected result: shards `train-*` and `val-*` (val = 10% of the masked images,
+drawn with --seed) and `dataset_info.json` naming the data set 'pets'.
+
+Images (`.jpg`, `.jpeg`, `.png`) and masks (`.png`: palette or grey-level, pixel
+value = class id, 255 = ignore) are paired by file stem. An image without a mask is
+an error, unless --allow_unlabeled: then it goes into the training split as an
+image-only record (no mask, no class labels).
+"""
+
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from datasets import convert_utils
+from datasets import descriptors
+from datasets import splits as splits_lib
+
+ConversionError = convert_utils.ConversionError
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+MASK_EXTENSIONS = ('.png',)
+
+
+def _files_by_stem(directory, extensions, what):
+  """Returns stem -> path for the files of `directory` with those extensions."""
+  convert_utils.require_dir(directory, what)
+  by_stem = {}
+  for name in sorted(os.listdir(directory)):
+    stem, ext = os.path.splitext(name)
+    path = os.path.join(directory, name)
+    if ext.lower() not in extensions or not os.path.isfile(path):
+      continue
+    if stem in by_stem:
+      raise ConversionError('%s: %s and %s have the same stem %r.' %
+                            (what, by_stem[stem], path, stem))
+    by_stem[stem] = path
+  return by_stem
+
+
+def pair_files(image_dir: str, mask_dir: str
+               ) -> Tuple[List[Tuple[str, str, str]], List[Tuple[str, str]]]:
+  """Pairs images with masks by file stem.
+
+  Args:
+    image_dir: folder of images.
+    mask_dir: folder of PNG masks.
+
+  Returns:
+    (pairs, unlabeled): sorted (stem, image path, mask path) tuples, and sorted
+    (stem, image path) tuples of images that have no mask.
+  """
+  images = _files_by_stem(image_dir, IMAGE_EXTENSIONS, 'Image folder')
+  masks = _files_by_stem(mask_dir, MASK_EXTENSIONS, 'Mask folder')
+  orphans = sorted(set(masks) - set(images))
+  if orphans:
+    logging.warning('%d masks in %s have no image, skipped: %s', len(orphans),
+                    mask_dir, ', '.join(orphans[:20]))
+  pairs = [(s, images[s], masks[s]) for s in sorted(images) if s in masks]
+  unlabeled = [(s, images[s]) for s in sorted(images) if s not in masks]
+  return pairs, unlabeled
+
+
+def make_descriptor(dataset_name: str, num_classes: int,
+                    class_names: Optional[Sequence[str]] = None
+                    ) -> descriptors.DatasetDescriptor:
+  """Builds a descriptor; `class_names` may include 'background' or omit it."""
+  if num_classes < 2:
+    raise ConversionError('num_classes must be >= 2 (background + one class), '
+                          'got %d.' % num_classes)
+  if not class_names:
+    class_names = ['background'] + ['class_%d' % i
+                                    for i in range(1, num_classes)]
+  class_names = list(class_names)
+  if len(class_names) == num_classes - 1:
+    class_names = ['background'] + class_names
+  if len(class_names) != num_classes:
+    raise ConversionError('%d class names given for %d classes: %s' %
+                          (len(class_names), num_classes, class_names))
+  return descriptors.DatasetDescriptor(
+      name=dataset_name, num_classes=num_classes,
+      class_names=tuple(class_names), splits_to_sizes={})
+
+
+def convert_folder(image_dir: str,
+                   mask_dir: str,
+                   output_dir: str,
+                   descriptor: descriptors.DatasetDescriptor,
+                   split_name: str = 'train',
+                   val_split_name: str = 'val',
+                   val_fraction: float = 0.1,
+                   seed: int = 0,
+                   num_shards: int = 4,
+                   allow_unlabeled: bool = False) -> Dict[str, int]:
+  """Converts paired images/masks into a training and a validation split.
+
+  Args:
+    image_dir: folder of images.
+    mask_dir: folder of PNG masks, paired by stem.
+    output_dir: where shards and `dataset_info.json` go.
+    descriptor: classes of the data set (see `make_descriptor`).
+    split_name: name of the training split.
+    val_split_name: name of the validation split.
+    val_fraction: share of masked images held out for validation (0: none).
+    seed: seed of the hold-out draw.
+    num_shards: shards per split (fewer for tiny splits).
+    allow_unlabeled: write images without a mask as image-only training records
+      instead of failing.
+
+  Returns:
+    split name -> number of records.
+
+  Raises:
+    ConversionError: missing or malformed input (nothing is written then).
+  """
+  pairs, unlabeled = pair_files(image_dir, mask_dir)
+  if unlabeled and not allow_unlabeled:
+    raise ConversionError(
+        '%d images in %s have no mask in %s (pass --allow_unlabeled to keep '
+        'them as image-only records): %s' %
+        (len(unlabeled), image_dir, mask_dir,
+         ', '.join(p for _, p in unlabeled[:20])))
+  if not pairs:
+    raise ConversionError('No image/mask pairs in %s and %s.' %
+                          (image_dir, mask_dir))
+  by_stem = {p[0]: p for p in pairs}
+  val_stems, train_stems = [], sorted(by_stem)
+  if val_fraction > 0:
+    val_stems, train_stems = splits_lib.partition(
+        sorted(by_stem), fraction=val_fraction, seed=seed)
+    if not train_stems:
+      raise ConversionError('val_fraction=%g leaves no training image.' %
+                            val_fraction)
+  items = {split_name: [by_stem[s] for s in train_stems] +
+                       [(s, p, None) for s, p in unlabeled]}
+  if val_stems:
+    items[val_split_name] = [by_stem[s] for s in val_stems]
+
+  def make_example(split, item):
+    del split
+    stem, image_path, mask_path = item
+    mask = None
+    if mask_path is not None:
+      mask = convert_utils.load_index_mask(mask_path)
+    return convert_utils.make_segmentation_example(
+        stem, image_path, mask, descriptor.num_classes, mask_source=mask_path,
+        ignore_label=descriptor.ignore_label)
+
+  return convert_utils.write_splits(output_dir, items, make_example,
+                                    num_shards, descriptor)
+
+
+# Flags whose names other scripts also use allow override: tests import several
+# scripts into one process (a script run still defines each flag once).
+_IMAGE_DIR = flags.DEFINE_string('image_dir', None, 'Folder of images.')
+_MASK_DIR = flags.DEFINE_string('mask_dir', None, 'Folder of PNG masks.')
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Record directory.',
+                                  allow_override=True)
+_NUM_CLASSES = flags.DEFINE_integer(
+    'num_classes', None, 'Number of classes including background (id 0).',
+    allow_override=True)
+_CLASS_NAMES = flags.DEFINE_list(
+    'class_names', None, 'Optional class names, with or without background.')
+_DATASET_NAME = flags.DEFINE_string('dataset_name', 'custom',
+                                    'Name written into dataset_info.json.')
+_SPLIT_NAME = flags.DEFINE_string('split_name', 'train',
+                                  'Name of the training split.')
+_VAL_FRACTION = flags.DEFINE_float('val_fraction', 0.1,
+                                   'Share of images held out as split val.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the validation draw.',
+                             allow_override=True)
+_NUM_SHARDS = flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
+                                   allow_override=True)
+_ALLOW_UNLABELED = flags.DEFINE_bool(
+    'allow_unlabeled', False,
+    'Keep images without a mask as image-only training records.')
+
+
+def main(argv):
+  del argv
+  descriptor = make_descriptor(_DATASET_NAME.value, _NUM_CLASSES.value,
+                               _CLASS_NAMES.value)
+  convert_folder(_IMAGE_DIR.value, _MASK_DIR.value, _OUTPUT_DIR.value,
+                 descriptor, split_name=_SPLIT_NAME.value,
+                 val_fraction=_VAL_FRACTION.value, seed=_SEED.value,
+                 num_shards=_NUM_SHARDS.value,
+                 allow_unlabeled=_ALLOW_UNLABELED.value)
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['image_dir', 'mask_dir', 'output_dir',
+                                'num_classes'])
+  app.run(main)

@@ -1,0 +1,51 @@
+r"""Writes the embedded synthetic data set in the PASCAL VOC 2012 layout.
+
+Run from the repository root:
+
+  python datasets/make_synthetic_voc.py --output_root=/tmp/synthetic \
+      --num_train=1000 --num_val=200 --image_size=128 --seed=0
+
+Expected: OUTPUT_ROOT/VOCdevkit/VOC2012/ with JPEGImages/, SegmentationClass/ (palette
+PNGs, 255 on class boundaries), ImageSets/Segmentation/{train,val,trainval}.txt and
+dataset_info.json, in about 10 s for 1200 images at 128 px on one core. The same seed
+writes byte-identical files. See datasets/synthetic.py for what the scenes contain.
+"""
+
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import time  # pylint: disable=g-import-not-at-top
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from datasets import synthetic
+
+_OUTPUT_ROOT = flags.DEFINE_string(
+    'output_root', None, 'Directory that receives VOCdevkit/VOC2012/.')
+_NUM_TRAIN = flags.DEFINE_integer(
+    'num_train', synthetic.DEFAULT_NUM_TRAIN, 'Images in the train split.')
+_NUM_VAL = flags.DEFINE_integer(
+    'num_val', synthetic.DEFAULT_NUM_VAL, 'Images in the val split.')
+_IMAGE_SIZE = flags.DEFINE_integer(
+    'image_size', synthetic.DEFAULT_IMAGE_SIZE, 'Side of the square images (px).')
+_SEED = flags.DEFINE_integer('seed', 0, 'Base seed; same seed, same bytes.')
+
+flags.mark_flag_as_required('output_root')
+
+
+def main(argv):
+  del argv
+  start = time.time()
+  voc_root, descriptor = synthetic.generate_voc_layout(
+      _OUTPUT_ROOT.value, num_train=_NUM_TRAIN.value, num_val=_NUM_VAL.value,
+      image_size=_IMAGE_SIZE.value, seed=_SEED.value)
+  logging.info('Wrote %s (%s, %d classes) in %.1f s.', voc_root,
+               descriptor.splits_to_sizes, descriptor.num_classes,
+               time.time() - start)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,179 @@
+"""What the training and evaluation binaries share: flags → config → parts.
+
+Every field of core.config's dataclasses becomes an absl flag of the same name (the
+dataclass default is the flag default), so every knob of SPEC.md is one flag away and
+the resolved config written into the run directory names them all. This module is
+imported by the binaries only; core/, datasets/ and augment/ never see flags.
+"""
+
+import dataclasses
+import os
+
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from core import config as config_lib
+from core import model as model_lib
+from core import train_steps
+from core import trainer
+from datasets import descriptors
+from datasets import input_pipeline
+from datasets import record_format
+from datasets import splits
+
+_HELP = {
+    'backbone': 'mobilenet_v2 | mobilenet_v3_small | mobilenet_v3_large | '
+                'resnet50 | resnet101 (dilated ResNet from tf-models-official).',
+    'record_dir': 'Directory of SPLIT-NNNNN-of-NNNNN.tfrecord shards and '
+                  'dataset_info.json (written by datasets/build_*.py).',
+    'labeled_ids': 'Optional id list (one id a line, or "JPEGImages/ID.jpg '
+                   'SegmentationClass/ID.png") restricting the labeled stream.',
+    'unlabeled_ids': 'Optional id list restricting the unlabeled stream.',
+    'use_image_labels': 'Weakly-labeled mode: image-level labels of the unlabeled '
+                        'images supervise the classifier and select CAM classes.',
+    'crop_size': 'Training crop, "height,width".',
+    'model_dir': 'Run directory: checkpoints, config.json, TensorBoard.',
+    'strategy': 'default | mirrored | multi_worker | tpu.',
+    'mixed_precision': '"" (float32) | mixed_bfloat16 | mixed_float16.',
+    'init_checkpoint': 'Optional backbone checkpoint (partial restore).',
+    'pseudo_src': 'Pseudo-label source: avg (calibrated fusion) | att (SGC) | dec.',
+    'logit_norm': 'global (RMS over the global batch) | replica (official) | '
+                  'pixel | none.',
+    'teacher_training_mode': 'Run the weak (teacher) pass in training mode, as '
+                             'the official code does.',
+}
+
+SUPERVISED_SECTIONS = ('model', 'data', 'train')
+PSEUDOSEG_SECTIONS = ('model', 'data', 'strong_aug', 'pseudo_label', 'loss',
+                      'train')
+
+_HOLDERS = {}
+
+
+def define_flags(sections, overrides=None):
+  """Defines one absl flag per config field of the given sections.
+
+  Args:
+    sections: names of ExperimentConfig fields to expose.
+    overrides: optional {field: default} to change a default for this binary.
+  """
+  base = config_lib.ExperimentConfig()
+  overrides = overrides or {}
+  for section in sections:
+    for f in dataclasses.fields(getattr(base, section)):
+      default = overrides.get(f.name, getattr(getattr(base, section), f.name))
+      help_text = _HELP.get(f.name, '%s.%s' % (section, f.name))
+      if isinstance(default, bool):
+        holder = flags.DEFINE_bool(f.name, default, help_text)
+      elif isinstance(default, int):
+        holder = flags.DEFINE_integer(f.name, default, help_text)
+      elif isinstance(default, float):
+        holder = flags.DEFINE_float(f.name, default, help_text)
+      elif isinstance(default, tuple):
+        holder = flags.DEFINE_list(f.name, [str(x) for x in default], help_text)
+      else:
+        holder = flags.DEFINE_string(f.name, default, help_text)
+      _HOLDERS[(section, f.name)] = (holder, type(default),
+                                     type(default[0]) if isinstance(
+                                         default, tuple) and default else None)
+
+
+def config_from_flags():
+  """Builds the ExperimentConfig from the flags defined by `define_flags`."""
+  sections = {}
+  for (section, name), (holder, kind, item_kind) in _HOLDERS.items():
+    value = holder.value
+    if kind is tuple:
+      value = tuple(item_kind(v) for v in value)
+    sections.setdefault(section, {})[name] = value
+  cfg = config_lib.replace(config_lib.ExperimentConfig(), **sections)
+  if cfg.data.record_dir == '':
+    raise flags.ValidationError('--record_dir is required.')
+  if cfg.train.model_dir == '':
+    raise flags.ValidationError('--model_dir is required.')
+  return cfg
+
+
+def dataset_info(cfg):
+  """The DatasetDescriptor of the converted records."""
+  return descriptors.load_info(cfg.data.record_dir, default_name=cfg.data.dataset)
+
+
+def read_ids(path):
+  return splits.read_id_list(path) if path else None
+
+
+def build_model_and_optimizer(cfg, strategy, num_classes):
+  """Builds (inside the strategy's scope) the model and its optimizer."""
+  h, w = cfg.data.crop_size
+  with strategy.scope():
+    model = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
+    optimizer = trainer.make_optimizer(cfg.train)
+    optimizer.build(model.trainable_variables)
+  if cfg.train.init_checkpoint and not tf.train.latest_checkpoint(
+      cfg.train.model_dir):
+    model_lib.restore_backbone(model, cfg.train.init_checkpoint)
+    logging.info('Backbone initialised from %s.', cfg.train.init_checkpoint)
+  return model, optimizer
+
+
+def step_settings(cfg, descriptor):
+  return train_steps.StepSettings(
+      num_classes=descriptor.num_classes,
+      ignore_label=descriptor.ignore_label,
+      sup_weight=cfg.loss.sup_weight, sgc_weight=cfg.loss.sgc_weight,
+      cls_weight=cfg.loss.cls_weight, unsup_weight=cfg.loss.unsup_weight,
+      pseudo_src=cfg.pseudo_label.pseudo_src,
+      temperature=cfg.pseudo_label.temperature,
+      logit_norm=cfg.pseudo_label.logit_norm,
+      soft_labels=cfg.pseudo_label.soft_labels,
+      confidence_threshold=cfg.pseudo_label.confidence_threshold,
+      teacher_training_mode=cfg.pseudo_label.teacher_training_mode,
+      use_image_labels=cfg.data.use_image_labels)
+
+
+def _start_index(ctx, global_batch, start_step):
+  """Examples this input pipeline consumed before `start_step`."""
+  return start_step * global_batch // ctx.num_input_pipelines
+
+
+def labeled_dataset_fn(cfg, descriptor):
+  """`fn(input_context, start_step)` for the labeled stream."""
+  files = record_format.list_shards(cfg.data.record_dir, cfg.data.train_split)
+  ids = read_ids(cfg.data.labeled_ids)
+  scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
+
+  def fn(ctx, start_step):
+    batch = cfg.train.batch_size
+    return input_pipeline.labeled_dataset(
+        files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
+        descriptor.num_classes, ids=ids, is_training=True, scales=scales,
+        seed=cfg.train.seed, start_index=_start_index(ctx, batch, start_step),
+        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx)
+  return fn
+
+
+def unlabeled_dataset_fn(cfg, descriptor):
+  """`fn(input_context, start_step)` for the unlabeled stream (weak + strong)."""
+  files = record_format.list_shards(cfg.data.record_dir,
+                                    cfg.data.unlabeled_split)
+  ids = read_ids(cfg.data.unlabeled_ids)
+  scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
+
+  def fn(ctx, start_step):
+    batch = cfg.train.unlabeled_batch_size
+    return input_pipeline.unlabeled_dataset(
+        files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
+        descriptor.num_classes, ids=ids, strong_cfg=cfg.strong_aug,
+        use_image_labels=cfg.data.use_image_labels, scales=scales,
+        seed=cfg.train.seed + 1, start_index=_start_index(ctx, batch, start_step),
+        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx)
+  return fn
+
+
+def log_config(cfg, descriptor):
+  logging.info('Data set %s: %d classes, record dir %s.', descriptor.name,
+               descriptor.num_classes, cfg.data.record_dir)
+  logging.info('Config written to %s.',
+               os.path.join(cfg.train.model_dir, trainer.CONFIG_FILENAME))

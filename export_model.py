@@ -1,0 +1,44 @@
+r"""Exports a trained run as a SavedModel for serving.
+
+Usage:
+  python export_model.py --model_dir=runs/main/seed0/pseudoseg \
+      --export_dir=exported/pseudoseg [--input_size=96,96]
+
+The signature 'serving_default' takes uint8 images [batch, height, width, 3] and
+returns 'predictions' (int32 class ids) and 'probabilities', at the input size.
+Check it with: saved_model_cli show --dir exported/pseudoseg --all
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from core import export
+from core import trainer
+
+_MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
+                                 required=True)
+_CHECKPOINT = flags.DEFINE_string('checkpoint', '',
+                                  'Checkpoint path; default: the latest.')
+_EXPORT_DIR = flags.DEFINE_string('export_dir', None, 'Output directory.',
+                                  required=True)
+_INPUT_SIZE = flags.DEFINE_list('input_size', [],
+                                'Fixed "height,width"; default: any size.')
+
+
+def main(argv):
+  del argv
+  model, _, _ = trainer.build_model_from_run(_MODEL_DIR.value)
+  path = _CHECKPOINT.value or tf.train.latest_checkpoint(_MODEL_DIR.value)
+  if not path:
+    raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
+  trainer.restore_model(model, path)
+  size = tuple(int(x) for x in _INPUT_SIZE.value) or None
+  export.export_saved_model(model, _EXPORT_DIR.value, size)
+  logging.info('Exported %s to %s.', path, _EXPORT_DIR.value)
+  print('SavedModel written to %s' % _EXPORT_DIR.value)
+
+
+if __name__ == '__main__':
+  app.run(main)

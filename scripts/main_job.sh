@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The main job: on the embedded synthetic data set, compare with the same few labeled
+# images (a) supervised only, (b) PseudoSeg with the rest unlabeled, (c) PseudoSeg
+# with image-level labels on the rest, and (d) supervised on all labels.
+#
+# Usage: bash scripts/main_job.sh [SEED]      (after bash scripts/setup.sh)
+# Prints a progress line all the way and, at the end, the results table (also written
+# to $OUT/results.md and $OUT/results.json). See README.md for the expected numbers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEED="${1:-0}"
+PY="${PY:-.venv/bin/python}"
+DATA="${DATA:-data/synthetic}"
+OUT="${OUT:-runs/main/seed${SEED}}"
+NUM_LABELED="${NUM_LABELED:-20}"
+# Sized for 2 CPU cores (see README "The embedded benchmark").
+SUP_STEPS="${SUP_STEPS:-600}"
+WSS_STEPS="${WSS_STEPS:-600}"
+COMMON=(--backbone=mobilenet_v2 --width_multiplier=0.5 --output_stride=16
+        --aspp_filters=64 --decoder_filters=64 --low_level_filters=24 --sgc_dim=32
+        --crop_size=96,96 --min_scale=0.75 --max_scale=1.5 --scale_step=0.25
+        --batch_size=8 --base_learning_rate=0.02 --warmup_steps=50
+        --steps_per_loop=25 --checkpoint_every=200 --summary_every=50
+        --image_summary_every=300 --seed="${SEED}" --record_dir="${DATA}/tfrecord")
+
+if [ ! -f "${DATA}/tfrecord/dataset_info.json" ]; then
+  echo "== generating the embedded data set in ${DATA}"
+  "$PY" datasets/make_synthetic_voc.py --output_root="${DATA}" --seed=1234
+  "$PY" datasets/build_voc2012_data.py \
+      --voc_root="${DATA}/VOCdevkit/VOC2012" --output_dir="${DATA}/tfrecord" \
+      --num_shards=2
+fi
+SPLITS="${DATA}/splits"
+LABELED="${SPLITS}/labeled_${NUM_LABELED}_seed${SEED}.txt"
+if [ ! -f "${LABELED}" ]; then
+  "$PY" datasets/create_splits.py --record_dir="${DATA}/tfrecord" --split=train \
+      --num_labeled="${NUM_LABELED}" --seed="${SEED}" --output_dir="${SPLITS}"
+fi
+
+run() {  # run NAME BINARY FLAGS...
+  local name="$1" binary="$2"; shift 2
+  echo "== ${name}"
+  "$PY" "${binary}" "${COMMON[@]}" --model_dir="${OUT}/${name}" "$@"
+  "$PY" train_sup_eval.py --model_dir="${OUT}/${name}" \
+      --output_json="${OUT}/${name}/eval.json"
+}
+
+run sup_few train_sup.py --train_steps="${SUP_STEPS}" --labeled_ids="${LABELED}"
+run pseudoseg train_wss.py --train_steps="${WSS_STEPS}" --labeled_ids="${LABELED}" \
+    --unlabeled_split=train --unlabeled_batch_size=8
+run pseudoseg_image_labels train_wss.py --train_steps="${WSS_STEPS}" \
+    --labeled_ids="${LABELED}" --unlabeled_split=train --unlabeled_batch_size=8 \
+    --use_image_labels
+run sup_full train_sup.py --train_steps="${SUP_STEPS}"
+
+"$PY" scripts/summarize_results.py --runs_dir="${OUT}" --num_labeled="${NUM_LABELED}"

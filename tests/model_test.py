@@ -1,0 +1,219 @@
+"""Tests for core/model.py (tiny MobileNetV2, 65-pixel crops)."""
+
+import dataclasses
+import functools
+import os
+import re
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from core import config
+from core import model as model_lib
+
+_CROP = 65
+_NUM_CLASSES = 5
+
+
+def _cfg(**overrides):
+  cfg = dataclasses.replace(config.smoke().model, pseudoseg_heads=True)
+  return dataclasses.replace(cfg, **overrides)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_model():
+  """An OS-16 model shared by the read-only tests (built once)."""
+  return model_lib.build_model(_cfg(), _NUM_CLASSES, (_CROP, _CROP))
+
+
+def _images(batch=2, seed=0):
+  return tf.random.stateless_uniform([batch, _CROP, _CROP, 3], [seed, 1])
+
+
+class ModelTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(('os16', 16, 5), ('os8', 8, 9))
+  def test_output_shapes(self, output_stride, grid):
+    model = (_shared_model() if output_stride == 16 else
+             model_lib.build_model(_cfg(output_stride=8), _NUM_CLASSES,
+                                   (_CROP, _CROP)))
+    out = model(_images(), training=True,
+                attention_mask=tf.ones([2, _CROP, _CROP]))
+    self.assertEqual(out['logits'].shape, (2, 17, 17, _NUM_CLASSES))
+    self.assertEqual(out['cls_logits'].shape, (2, _NUM_CLASSES - 1))
+    self.assertEqual(out['cam'].shape, (2, grid, grid, _NUM_CLASSES - 1))
+    self.assertEqual(out['sgc_logits'].shape, (2, grid, grid, _NUM_CLASSES))
+    for value in out.values():
+      self.assertEqual(value.dtype, tf.float32)
+      self.assertTrue(np.all(np.isfinite(value.numpy())))
+
+  def test_without_pseudoseg_heads_only_logits(self):
+    model = model_lib.build_model(_cfg(pseudoseg_heads=False), _NUM_CLASSES,
+                                  (_CROP, _CROP))
+    out = model(_images())
+    self.assertEqual(set(out), {'logits'})
+    self.assertFalse(hasattr(model, 'sgc'))
+
+  def test_dilated_resnet50_shapes(self):
+    model = model_lib.build_model(
+        _cfg(backbone='resnet50'), _NUM_CLASSES, (_CROP, _CROP))
+    out = model(_images(batch=1))
+    self.assertEqual(model.sgc_levels, ('4', '3'))
+    self.assertEqual(out['logits'].shape, (1, 17, 17, _NUM_CLASSES))
+    self.assertEqual(out['sgc_logits'].shape, (1, 5, 5, _NUM_CLASSES))
+
+  def test_train_step_changes_weights(self):
+    model = model_lib.build_model(_cfg(), _NUM_CLASSES, (_CROP, _CROP))
+    optimizer = tf.keras.optimizers.SGD(0.1)
+    images = _images()
+    labels = tf.random.stateless_uniform(
+        [2, 17, 17], [2, 3], maxval=_NUM_CLASSES, dtype=tf.int32)
+    image_labels = tf.constant([[1., 0., 1., 0.], [0., 1., 0., 0.]])
+    before = [v.numpy() for v in model.trainable_variables]
+    with tf.GradientTape() as tape:
+      out = model(images, training=True)
+      sup = tf.reduce_mean(
+          tf.keras.losses.sparse_categorical_crossentropy(
+              labels, out['logits'], from_logits=True))
+      cls = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+          image_labels, out['cls_logits']))
+      sgc_labels = tf.image.resize(labels[..., None], [5, 5], 'nearest')[..., 0]
+      sgc = tf.reduce_mean(
+          tf.keras.losses.sparse_categorical_crossentropy(
+              sgc_labels, out['sgc_logits'], from_logits=True))
+      loss = sup + cls + sgc + tf.add_n(model.losses)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    self.assertTrue(np.isfinite(loss.numpy()))
+    changed = [not np.allclose(b, v.numpy())
+               for b, v in zip(before, model.trainable_variables)]
+    self.assertGreater(np.mean(changed), 0.9)
+    index = {id(v): i for i, v in enumerate(model.trainable_variables)}
+    for var in (model.sgc.trainable_variables +
+                model.cls_dense.trainable_variables):
+      self.assertFalse(np.allclose(before[index[id(var)]], var.numpy()))
+
+  def test_sgc_loss_reaches_only_sgc_weights(self):
+    model = _shared_model()
+    with tf.GradientTape() as tape:
+      out = model(_images(), training=True)
+      loss = tf.reduce_sum(out['sgc_logits'] ** 2)
+    own = {id(v) for v in model.sgc.trainable_variables}
+    grads = tape.gradient(loss, model.trainable_variables)
+    for var, grad in zip(model.trainable_variables, grads):
+      if id(var) in own:
+        self.assertIsNotNone(grad, var.name)
+      else:
+        self.assertIsNone(grad, var.name)
+
+  def test_weight_decay_covers_heads(self):
+    model = _shared_model()
+    # One regularisation loss per regularised kernel; the cls and SGC kernels
+    # included.
+    self.assertGreater(len(model.losses), 40)
+    self.assertIsNotNone(model.cls_dense.kernel_regularizer)
+    self.assertAllClose(model.cls_dense.kernel_regularizer.l2, 2e-5)
+
+  def test_mixed_bfloat16_outputs_float32(self):
+    tf.keras.mixed_precision.set_global_policy('mixed_bfloat16')
+    try:
+      model = model_lib.build_model(_cfg(), _NUM_CLASSES, (_CROP, _CROP))
+      out = model(_images(), training=True,
+                  attention_mask=tf.ones([2, _CROP, _CROP]))
+      self.assertEqual(model.backbone.compute_dtype, 'bfloat16')
+      for value in out.values():
+        self.assertEqual(value.dtype, tf.float32)
+    finally:
+      tf.keras.mixed_precision.set_global_policy('float32')
+
+  def test_cam_classes_respected(self):
+    model = _shared_model()
+    cam_classes = tf.constant([[1., 0., 0., 1.], [0., 0., 0., 0.]])
+    cam = model(_images(), cam_classes=cam_classes)['cam'].numpy()
+    self.assertAllEqual(cam[0, ..., 1:3], np.zeros_like(cam[0, ..., 1:3]))
+    self.assertAllEqual(cam[1], np.zeros_like(cam[1]))
+    self.assertAllInRange(cam, 0.0, 1.0)
+
+  def test_predicted_cam_classes_follow_threshold(self):
+    model = _shared_model()
+    out = model(_images())
+    predicted = tf.sigmoid(out['cls_logits']).numpy() >= 0.5
+    peak = out['cam'].numpy().max(axis=(1, 2))
+    self.assertAllEqual(peak[~predicted], np.zeros((~predicted).sum()))
+
+  def test_dropout_only_in_training(self):
+    model = _shared_model()
+    images = _images()
+    a = model(images, training=False)['cls_logits']
+    b = model(images, training=False)['cls_logits']
+    self.assertAllEqual(a, b)
+    c = model(images, training=True)['cls_logits']
+    d = model(images, training=True)['cls_logits']
+    self.assertNotAllClose(c, d)
+
+  def test_attention_mask_changes_sgc(self):
+    model = _shared_model()
+    images = _images()
+    mask = np.ones([2, _CROP, _CROP], np.float32)
+    mask[:, 40:, :] = 0.0
+    cam_classes = tf.ones([2, _NUM_CLASSES - 1])
+    full = model(images, cam_classes=cam_classes)['sgc_logits']
+    masked = model(images, cam_classes=cam_classes,
+                   attention_mask=mask)['sgc_logits']
+    self.assertNotAllClose(full, masked)
+
+  def test_traces_with_unknown_batch(self):
+    model = _shared_model()
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, _CROP, _CROP, 3], tf.float32)])
+    def serve(images):
+      return model(images, training=False)
+
+    concrete = serve.get_concrete_function()
+    self.assertEqual(concrete.structured_outputs['logits'].shape.as_list(),
+                     [None, 17, 17, _NUM_CLASSES])
+    self.assertEqual(serve(_images(batch=3))['sgc_logits'].shape[0], 3)
+
+
+class RestoreBackboneTest(tf.test.TestCase):
+
+  def _assert_backbones_equal(self, a, b):
+    for va, vb in zip(a.backbone.weights, b.backbone.weights):
+      self.assertAllEqual(va, vb)
+
+  def test_restores_backbone_and_full_checkpoints(self):
+    source = _shared_model()
+    tmp = self.get_temp_dir()
+    backbone_path = tf.train.Checkpoint(backbone=source.backbone).write(
+        os.path.join(tmp, 'backbone'))
+    full_dir = os.path.join(tmp, 'full')
+    tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=source), full_dir, 1).save()
+    for path in (backbone_path, full_dir):
+      target = model_lib.build_model(_cfg(), 3, (_CROP, _CROP))
+      # tf.test.TestCase seeds each test alike: make the weights differ.
+      for var in target.backbone.weights:
+        var.assign_add(tf.ones_like(var))
+      model_lib.restore_backbone(target, path)
+      self._assert_backbones_equal(source, target)
+
+  def test_other_backbone_is_a_clear_error(self):
+    other = model_lib.build_model(
+        _cfg(width_multiplier=0.5, pseudoseg_heads=False), _NUM_CLASSES,
+        (_CROP, _CROP))
+    path = tf.train.Checkpoint(backbone=other.backbone).write(
+        os.path.join(self.get_temp_dir(), 'other'))
+    with self.assertRaisesRegex(ValueError, re.escape(path) + '.*does not fit'):
+      model_lib.restore_backbone(_shared_model(), path)
+
+  def test_checkpoint_without_backbone_is_a_clear_error(self):
+    path = tf.train.Checkpoint(step=tf.Variable(1)).write(
+        os.path.join(self.get_temp_dir(), 'nobackbone'))
+    with self.assertRaisesRegex(ValueError, 'holds no backbone'):
+      model_lib.restore_backbone(_shared_model(), path)
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,109 @@
+"""Tests for datasets/splits.py and the create_splits.py script."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import tensorflow as tf
+
+from datasets import record_format
+from datasets import splits
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class SplitsTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+
+  def _write(self, name, text):
+    path = os.path.join(self.dir, name)
+    with open(path, 'w') as f:
+      f.write(text)
+    return path
+
+  def test_reads_one_id_per_line(self):
+    path = self._write('ids.txt', '2007_000032\n\n# comment\n2007_000039  \n')
+    self.assertEqual(splits.read_id_list(path), ['2007_000032', '2007_000039'])
+
+  def test_reads_path_pairs(self):
+    path = self._write(
+        'pairs.txt',
+        'JPEGImages/2007_000032.jpg SegmentationClass/2007_000032.png\n'
+        'JPEGImages/2007_000039.jpg SegmentationClass/2007_000039.png\n')
+    self.assertEqual(splits.read_id_list(path), ['2007_000032', '2007_000039'])
+    self.assertEqual(splits.parse_id_line('img.v2'), 'img.v2')
+    self.assertEqual(splits.parse_id_line('a/b/c.JPG'), 'c')
+
+  def test_errors(self):
+    with self.assertRaisesRegex(FileNotFoundError, 'nope.txt'):
+      splits.read_id_list(os.path.join(self.dir, 'nope.txt'))
+    with self.assertRaisesRegex(ValueError, 'empty'):
+      splits.read_id_list(self._write('empty.txt', '\n# nothing\n'))
+    with self.assertRaisesRegex(ValueError, 'line 3 already on line 1'):
+      splits.read_id_list(self._write('dup.txt', 'a\nb\na\n'))
+
+  def test_write_round_trip(self):
+    path = os.path.join(self.dir, 'sub', 'out.txt')
+    splits.write_id_list(path, ['x', 'y'])
+    splits.write_id_list(path, ['z', 'x', 'y'])
+    self.assertEqual(splits.read_id_list(path), ['z', 'x', 'y'])
+    self.assertEqual(os.listdir(os.path.dirname(path)), ['out.txt'])
+
+  def test_partition(self):
+    ids = ['id%02d' % i for i in range(20)]
+    labeled, unlabeled = splits.partition(ids, num_labeled=5, seed=3)
+    self.assertLen(labeled, 5)
+    self.assertCountEqual(labeled + unlabeled, ids)
+    self.assertEqual(labeled, sorted(labeled))
+    # Deterministic, independent of input order; another seed differs.
+    self.assertEqual(splits.partition(ids[::-1], num_labeled=5, seed=3),
+                     (labeled, unlabeled))
+    self.assertNotEqual(splits.partition(ids, num_labeled=5, seed=4)[0],
+                        labeled)
+    self.assertLen(splits.partition(ids, fraction=0.25)[0], 5)
+    self.assertLen(splits.partition(ids, fraction=0.001)[0], 1)
+    self.assertLen(splits.partition(ids, fraction=0.0)[0], 0)
+    with self.assertRaises(ValueError):
+      splits.partition(ids, num_labeled=21)
+    with self.assertRaises(ValueError):
+      splits.partition(ids, num_labeled=2, fraction=0.5)
+    with self.assertRaises(ValueError):
+      splits.partition(ids + ['id00'], num_labeled=2)
+
+  def _records(self, names):
+    record_dir = os.path.join(self.dir, 'records')
+    with record_format.ShardedWriter(record_dir, 'train', 2) as writer:
+      for name in names:
+        writer.write(record_format.make_example(b'x', name, 1, 1))
+    return record_dir
+
+  def test_ids_from_records(self):
+    names = ['r%d' % i for i in range(5)]
+    record_dir = self._records(names)
+    self.assertCountEqual(splits.ids_from_records(record_dir, 'train'), names)
+    with self.assertRaises(FileNotFoundError):
+      splits.ids_from_records(record_dir, 'val')
+
+  def test_create_splits_script(self):
+    names = ['r%d' % i for i in range(10)]
+    record_dir = self._records(names)
+    out = os.path.join(self.dir, 'lists')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    proc = subprocess.run(
+        [sys.executable, 'datasets/create_splits.py',
+         '--record_dir=' + record_dir, '--split=train', '--num_labeled=3',
+         '--seed=2', '--output_dir=' + out],
+        cwd=_REPO, env=env, capture_output=True, text=True, timeout=120)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    labeled = splits.read_id_list(os.path.join(out, 'labeled_3_seed2.txt'))
+    unlabeled = splits.read_id_list(os.path.join(out, 'unlabeled_3_seed2.txt'))
+    self.assertEqual((labeled, unlabeled),
+                     splits.partition(names, num_labeled=3, seed=2))
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,166 @@
+"""Tests for the embedded synthetic data set (datasets/synthetic.py)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from datasets import descriptors
+from datasets import synthetic
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _read_lines(path):
+  with open(path) as f:
+    return f.read().splitlines()
+
+
+def _tree_bytes(root):
+  """{relative path: bytes} of every file under `root`."""
+  out = {}
+  for dirpath, _, filenames in os.walk(root):
+    for name in filenames:
+      path = os.path.join(dirpath, name)
+      with open(path, 'rb') as f:
+        out[os.path.relpath(path, root)] = f.read()
+  return out
+
+
+class SyntheticSceneTest(tf.test.TestCase):
+
+  def test_scene_shapes_and_values(self):
+    image, label = synthetic.generate_scene(np.random.default_rng(3), 96)
+    self.assertEqual(image.shape, (96, 96, 3))
+    self.assertEqual(image.dtype, np.uint8)
+    self.assertEqual(label.shape, (96, 96))
+    self.assertEqual(label.dtype, np.uint8)
+    values = set(np.unique(label).tolist())
+    self.assertTrue(values <= set(range(synthetic.NUM_CLASSES)) | {255})
+
+  def test_same_seed_same_scene(self):
+    a = synthetic.generate_scene(synthetic.scene_rng(7, 'train', 5))
+    b = synthetic.generate_scene(synthetic.scene_rng(7, 'train', 5))
+    c = synthetic.generate_scene(synthetic.scene_rng(8, 'train', 5))
+    self.assertAllEqual(a[0], b[0])
+    self.assertAllEqual(a[1], b[1])
+    self.assertNotAllEqual(a[0], c[0])
+
+  def test_every_class_appears(self):
+    counts = np.zeros(256, np.int64)
+    for i in range(60):
+      _, label = synthetic.generate_scene(synthetic.scene_rng(0, 'train', i), 64)
+      counts += np.bincount(label.ravel(), minlength=256)
+    for c in range(synthetic.NUM_CLASSES):
+      self.assertGreater(counts[c], 0, synthetic.CLASS_NAMES[c])
+    self.assertGreater(counts[255], 0)  # Boundaries are ignored.
+    # Background dominates, as in VOC, but objects are no rarity.
+    self.assertBetween(counts[0] / counts.sum(), 0.5, 0.95)
+
+  def test_ignore_boundaries(self):
+    label = np.zeros((6, 6), np.uint8)
+    label[2:4, 2:4] = 3
+    out = synthetic.ignore_boundaries(label)
+    expected = np.zeros((6, 6), np.uint8)
+    expected[1:5, 2:4] = 255
+    expected[2:4, 1:5] = 255
+    self.assertAllEqual(out, expected)
+    self.assertAllEqual(synthetic.ignore_boundaries(np.ones((4, 4), np.uint8)),
+                        np.ones((4, 4), np.uint8))
+
+  def test_descriptor_registered(self):
+    d = descriptors.get_descriptor('synthetic')
+    self.assertEqual(d.num_classes, synthetic.NUM_CLASSES)
+    self.assertEqual(d.class_names[0], 'background')
+    self.assertEqual(d.ignore_label, 255)
+
+
+class VocLayoutTest(tf.test.TestCase):
+
+  def _generate(self, name, seed=0):
+    root = os.path.join(self.get_temp_dir(), name)
+    voc_root, descriptor = synthetic.generate_voc_layout(
+        root, num_train=6, num_val=3, image_size=64, seed=seed)
+    return root, voc_root, descriptor
+
+  def test_layout(self):
+    _, voc_root, descriptor = self._generate('layout')
+    self.assertEqual(voc_root.split(os.sep)[-2:], ['VOCdevkit', 'VOC2012'])
+    list_dir = os.path.join(voc_root, 'ImageSets', 'Segmentation')
+    train = _read_lines(os.path.join(list_dir, 'train.txt'))
+    val = _read_lines(os.path.join(list_dir, 'val.txt'))
+    trainval = _read_lines(os.path.join(list_dir, 'trainval.txt'))
+    self.assertLen(train, 6)
+    self.assertLen(val, 3)
+    self.assertEqual(trainval, train + val)
+    self.assertEmpty(set(train) & set(val))
+    self.assertEqual(
+        sorted(os.listdir(os.path.join(voc_root, 'JPEGImages'))),
+        sorted(i + '.jpg' for i in trainval))
+    self.assertEqual(
+        sorted(os.listdir(os.path.join(voc_root, 'SegmentationClass'))),
+        sorted(i + '.png' for i in trainval))
+    palette = descriptors.voc_palette(256).reshape(-1).tolist()
+    for image_id in trainval:
+      image = Image.open(os.path.join(voc_root, 'JPEGImages', image_id + '.jpg'))
+      label = Image.open(
+          os.path.join(voc_root, 'SegmentationClass', image_id + '.png'))
+      self.assertEqual(image.format, 'JPEG')
+      self.assertEqual(image.mode, 'RGB')
+      self.assertEqual(label.format, 'PNG')
+      self.assertEqual(label.mode, 'P')
+      self.assertEqual(label.getpalette()[:len(palette)], palette)
+      self.assertEqual(image.size, (64, 64))
+      self.assertEqual(label.size, image.size)
+      values = set(np.unique(np.asarray(label)).tolist())
+      self.assertTrue(values <= set(range(descriptor.num_classes)) | {255})
+    self.assertEqual(descriptor.splits_to_sizes,
+                     {'train': 6, 'val': 3, 'trainval': 9})
+
+  def test_info_loads(self):
+    _, voc_root, descriptor = self._generate('info')
+    loaded = descriptors.load_info(voc_root)
+    self.assertEqual(loaded, descriptor)
+    self.assertEqual(loaded.name, 'synthetic')
+    self.assertEqual(loaded.class_names, synthetic.CLASS_NAMES)
+
+  def test_deterministic_bytes(self):
+    root_a, _, _ = self._generate('a', seed=4)
+    root_b, _, _ = self._generate('b', seed=4)
+    root_c, _, _ = self._generate('c', seed=5)
+    bytes_a = _tree_bytes(root_a)
+    self.assertEqual(bytes_a, _tree_bytes(root_b))
+    bytes_c = _tree_bytes(root_c)
+    self.assertEqual(set(bytes_a), set(bytes_c))
+    self.assertNotEqual(bytes_a, bytes_c)
+
+  def test_images_independent_of_split_sizes(self):
+    root = os.path.join(self.get_temp_dir(), 'bigger')
+    voc_bigger, _ = synthetic.generate_voc_layout(
+        root, num_train=8, num_val=4, image_size=64, seed=0)
+    _, voc_root, _ = self._generate('smaller', seed=0)
+    for name in ('JPEGImages/train_000005.jpg', 'JPEGImages/val_000002.jpg',
+                 'SegmentationClass/train_000005.png'):
+      with open(os.path.join(voc_root, name), 'rb') as f:
+        small = f.read()
+      with open(os.path.join(voc_bigger, name), 'rb') as f:
+        self.assertEqual(f.read(), small)
+
+  def test_script(self):
+    out = os.path.join(self.get_temp_dir(), 'script')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    subprocess.run(
+        [sys.executable, os.path.join('datasets', 'make_synthetic_voc.py'),
+         '--output_root=' + out, '--num_train=2', '--num_val=1',
+         '--image_size=48', '--seed=1'],
+        cwd=_REPO_ROOT, env=env, check=True, capture_output=True)
+    voc_root = os.path.join(out, 'VOCdevkit', 'VOC2012')
+    self.assertEqual(descriptors.load_info(voc_root).splits_to_sizes,
+                     {'train': 2, 'val': 1, 'trainval': 3})
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,113 @@
+r"""Scores a trained model: mIoU and per-class IoU over a whole split.
+
+Usage:
+  python train_sup_eval.py --model_dir=runs/sup [--eval_split=val] \
+      [--scales=0.75,1.0,1.25 --flip] [--continuous]
+
+Works for runs of train_sup.py and train_wss.py alike: the model is rebuilt from the
+run's config.json. Images are padded, not resized or cropped, so every pixel of the
+original image is scored. Writes MODEL_DIR/eval/results-STEP.json (and --output_json
+if given) and TensorBoard scalars; with --continuous it waits for new checkpoints
+until training reaches its last step.
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from core import evaluator
+from core import trainer
+from datasets import descriptors
+from datasets import input_pipeline
+from datasets import record_format
+
+_MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
+                                 required=True)
+_CHECKPOINT = flags.DEFINE_string(
+    'checkpoint', '', 'A checkpoint path; default: the latest in --model_dir.')
+_RECORD_DIR = flags.DEFINE_string(
+    'record_dir', '', 'Records to score; default: the run\'s --record_dir.')
+_EVAL_SPLIT = flags.DEFINE_string('eval_split', 'val', 'Split to score.')
+_EVAL_SIZE = flags.DEFINE_list(
+    'eval_size', [], '"height,width" every image is padded to (at least the '
+    'largest image); default: each batch padded to its largest image.')
+_BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Images per batch.')
+_SCALES = flags.DEFINE_list('scales', ['1.0'], 'Inference scales.')
+_FLIP = flags.DEFINE_bool('flip', False, 'Add horizontally flipped inference.')
+_CONTINUOUS = flags.DEFINE_bool(
+    'continuous', False, 'Score each new checkpoint until the last step.')
+_TIMEOUT = flags.DEFINE_integer(
+    'timeout', 3600, 'With --continuous: seconds to wait for a new checkpoint.')
+_OUTPUT_JSON = flags.DEFINE_string('output_json', '', 'Also write results here.')
+_MAX_BATCHES = flags.DEFINE_integer('max_batches', None,
+                                    'Score only this many batches (smoke runs).')
+
+
+def _write_json(path, result):
+  tf.io.gfile.makedirs(os.path.dirname(path) or '.')
+  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+    json.dump(result, f, indent=2, sort_keys=True)
+  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def main(argv):
+  del argv
+  model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
+  record_dir = _RECORD_DIR.value or cfg.data.record_dir
+  descriptor = descriptors.load_info(record_dir, default_name=cfg.data.dataset)
+  if descriptor.num_classes != num_classes:
+    raise ValueError('%s has %d classes but the model in %s predicts %d.' %
+                     (record_dir, descriptor.num_classes, _MODEL_DIR.value,
+                      num_classes))
+  files = record_format.list_shards(record_dir, _EVAL_SPLIT.value)
+  eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
+  scales = tuple(float(s) for s in _SCALES.value)
+  writer = tf.summary.create_file_writer(os.path.join(_MODEL_DIR.value, 'eval'))
+
+  def score(path):
+    trainer.restore_model(model, path)
+    step = int(path.rsplit('-', 1)[-1])
+    dataset = input_pipeline.eval_dataset(files, batch_size=_BATCH_SIZE.value,
+                                          eval_size=eval_size)
+    result = evaluator.evaluate(model, dataset, num_classes,
+                                ignore_label=descriptor.ignore_label,
+                                scales=scales, flip=_FLIP.value,
+                                max_batches=_MAX_BATCHES.value)
+    result.update(step=step, checkpoint=path, split=_EVAL_SPLIT.value,
+                  class_names=list(descriptor.class_names), scales=list(scales),
+                  flip=_FLIP.value)
+    with writer.as_default(step=step):
+      tf.summary.scalar('eval/miou', result['miou'])
+      tf.summary.scalar('eval/pixel_accuracy', result['pixel_accuracy'])
+      for name, iou in zip(descriptor.class_names, result['per_class_iou']):
+        if iou == iou:  # Not NaN.
+          tf.summary.scalar('eval_class_iou/' + name, iou)
+    _write_json(os.path.join(_MODEL_DIR.value, 'eval',
+                             'results-%d.json' % step), result)
+    if _OUTPUT_JSON.value:
+      _write_json(_OUTPUT_JSON.value, result)
+    logging.info('step %d: mIoU %.4f | %s', step, result['miou'], ' '.join(
+        '%s %.3f' % (n, v) for n, v in zip(descriptor.class_names,
+                                            result['per_class_iou'])))
+    print('mIoU %.4f (step %d, %d images, split %s)' %
+          (result['miou'], step, result['num_images'], _EVAL_SPLIT.value))
+    return step
+
+  if not _CONTINUOUS.value:
+    path = _CHECKPOINT.value or tf.train.latest_checkpoint(_MODEL_DIR.value)
+    if not path:
+      raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
+    score(path)
+    return
+  for path in tf.train.checkpoints_iterator(_MODEL_DIR.value,
+                                            timeout=_TIMEOUT.value):
+    if score(path) >= cfg.train.train_steps:
+      break
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,83 @@
+r"""PseudoSeg: one-stage consistency training with calibrated-fusion pseudo labels.
+
+Usage, on the embedded data set (scripts/main_job.sh runs the whole comparison):
+  python train_wss.py --record_dir=data/synthetic/tfrecord --model_dir=runs/wss \
+      --labeled_ids=data/synthetic/splits/labeled_20_seed0.txt \
+      --unlabeled_split=train [--use_image_labels]
+
+Each step: a teacher pass on the weak view of the unlabeled images gives decoder and
+SGC logits; their calibrated fusion, sharpened, is the soft pseudo label for the
+strong view of the same images; labeled images train the decoder, the classifier and
+the SGC. Progress, checkpoints, resume and TensorBoard as in train_sup.py, plus
+pictures of weak view | strong view | CAM | SGC | decoder | pseudo label.
+"""
+
+import dataclasses
+import functools
+
+from absl import app
+from absl import logging
+import tensorflow as tf
+
+from core import cam as cam_lib
+from core import train_steps
+from core import trainer
+from core import visualization
+import experiment_lib
+
+experiment_lib.define_flags(experiment_lib.PSEUDOSEG_SECTIONS,
+                            overrides={'pseudoseg_heads': True})
+
+
+def pseudoseg_pictures(model, palette, settings, batch):
+  """Weak | strong | CAM | SGC | decoder | pseudo label, for TensorBoard."""
+  unl = batch['unlabeled']
+  cam_classes = unl['class_labels'] if settings.use_image_labels else None
+  # Inference mode here: drawing pictures must not move batch-norm statistics.
+  outputs, pseudo, _ = train_steps.make_pseudo_labels(
+      model, unl['weak_image'], unl['weak_valid'],
+      dataclasses.replace(settings, teacher_training_mode=False), cam_classes)
+  size = tf.shape(unl['weak_image'])[1:3]
+  cam = cam_lib.cam_with_background(outputs['cam'])
+  return {'weak_strong_cam_sgc_decoder_pseudo': visualization.side_by_side([
+      unl['weak_image'], unl['strong_image'],
+      visualization.heatmap(tf.reduce_max(cam[..., 1:], -1)),
+      visualization.colorize(tf.argmax(outputs['sgc_logits'], -1), palette),
+      visualization.colorize(tf.argmax(outputs['logits'], -1), palette),
+      visualization.colorize(tf.argmax(pseudo, -1), palette)], size)}
+
+
+def main(argv):
+  del argv
+  cfg = experiment_lib.config_from_flags()
+  if not cfg.model.pseudoseg_heads:
+    raise app.UsageError('train_wss.py needs --pseudoseg_heads.')
+  descriptor = experiment_lib.dataset_info(cfg)
+  trainer.set_precision(cfg.train.mixed_precision)
+  strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
+  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
+  experiment_lib.log_config(cfg, descriptor)
+  model, optimizer = experiment_lib.build_model_and_optimizer(
+      cfg, strategy, descriptor.num_classes)
+  settings = experiment_lib.step_settings(cfg, descriptor)
+  labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)
+  unlabeled_fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
+
+  def dataset_fn(ctx, start_step):
+    return tf.data.Dataset.zip({'labeled': labeled_fn(ctx, start_step),
+                                'unlabeled': unlabeled_fn(ctx, start_step)})
+
+  loop = trainer.TrainLoop(
+      strategy, model, optimizer,
+      step_fn=functools.partial(train_steps.pseudoseg_step, model, optimizer,
+                                settings=settings),
+      dataset_fn=dataset_fn, model_dir=cfg.train.model_dir, train_cfg=cfg.train,
+      images_per_step=cfg.train.batch_size + cfg.train.unlabeled_batch_size,
+      image_summary_fn=functools.partial(pseudoseg_pictures, model,
+                                         descriptor.palette, settings))
+  loop.run(train_steps.PSEUDOSEG_METRICS)
+  logging.info('Done: %s', cfg.train.model_dir)
+
+
+if __name__ == '__main__':
+  app.run(main)
