@@ -34,7 +34,7 @@ _RECORD_DIR = flags.DEFINE_string(
 _EVAL_SPLIT = flags.DEFINE_string('eval_split', 'val', 'Split to score.')
 _EVAL_SIZE = flags.DEFINE_list(
     'eval_size', [], '"height,width" every image is padded to (at least the '
-    'largest image); default: each batch padded to its largest image.')
+    'largest image); default: each image padded to its own size, batch 1.')
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Images per batch.')
 _SCALES = flags.DEFINE_list('scales', ['1.0'], 'Inference scales.')
 _FLIP = flags.DEFINE_bool('flip', False, 'Add horizontally flipped inference.')
@@ -71,8 +71,10 @@ def main(argv):
   def score(path):
     trainer.restore_model(model, path)
     step = int(path.rsplit('-', 1)[-1])
-    dataset = input_pipeline.eval_dataset(files, batch_size=_BATCH_SIZE.value,
-                                          eval_size=eval_size)
+    # Without a common eval size each image is padded to its own size: batch 1.
+    dataset = input_pipeline.eval_dataset(
+        files, batch_size=_BATCH_SIZE.value if eval_size else 1,
+        eval_size=eval_size)
     result = evaluator.evaluate(model, dataset, num_classes,
                                 ignore_label=descriptor.ignore_label,
                                 scales=scales, flip=_FLIP.value,

@@ -39,19 +39,27 @@ def _regularization(model):
   return tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
 
 
-def _apply(model, optimizer, tape, total):
-  num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-  # Gradients are summed across replicas, so each replica contributes 1/N.
-  scaled = total / num_replicas
-  is_scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
-  if is_scaled:
+def _scale_loss(optimizer, total):
+  """The loss to differentiate; call inside the tape.
+
+  Gradients are summed across replicas, so each replica contributes 1/N; under
+  float16 the loss-scale optimizer scales it further.
+  """
+  scaled = total / tf.distribute.get_strategy().num_replicas_in_sync
+  if isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer):
     scaled = optimizer.get_scaled_loss(scaled)
+  return scaled
+
+
+def _apply(model, optimizer, tape, scaled_loss):
   variables = model.trainable_variables
-  grads = tape.gradient(scaled, variables)
-  if is_scaled:
+  grads = tape.gradient(scaled_loss, variables)
+  if isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer):
     grads = optimizer.get_unscaled_gradients(grads)
-  optimizer.apply_gradients(
-      [(g, v) for g, v in zip(grads, variables) if g is not None])
+  pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+  if not pairs:
+    raise ValueError('No variable receives a gradient from the loss.')
+  optimizer.apply_gradients(pairs)
 
 
 def supervised_step(model, optimizer, batch, settings):
@@ -72,7 +80,8 @@ def supervised_step(model, optimizer, batch, settings):
         outputs['logits'], batch['label'], ignore_label=settings.ignore_label)
     reg = _regularization(model)
     total = settings.sup_weight * sup + reg
-  _apply(model, optimizer, tape, total)
+    scaled = _scale_loss(optimizer, total)
+  _apply(model, optimizer, tape, scaled)
   return {'loss': total, 'sup_loss': sup, 'reg_loss': reg}
 
 
@@ -153,7 +162,8 @@ def pseudoseg_step(model, optimizer, batch, settings):
     reg = _regularization(model)
     total = (settings.sup_weight * sup + settings.sgc_weight * sgc +
              settings.cls_weight * cls + settings.unsup_weight * unsup + reg)
-  _apply(model, optimizer, tape, total)
+    scaled = _scale_loss(optimizer, total)
+  _apply(model, optimizer, tape, scaled)
 
   denom = tf.maximum(tf.reduce_sum(mask), 1.0)
   confidence = tf.reduce_sum(tf.reduce_max(pseudo, -1) * mask) / denom

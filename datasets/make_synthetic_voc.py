@@ -13,15 +13,14 @@ writes byte-identical files. See datasets/synthetic.py for what the scenes conta
 
 import os
 import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import time  # pylint: disable=g-import-not-at-top
+import time
 
 from absl import app
 from absl import flags
 from absl import logging
 
-from datasets import synthetic
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets import synthetic  # pylint: disable=g-import-not-at-top,g-bad-import-order
 
 _OUTPUT_ROOT = flags.DEFINE_string(
     'output_root', None, 'Directory that receives VOCdevkit/VOC2012/.')

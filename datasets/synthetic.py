@@ -151,7 +151,7 @@ def _class_texture(rng, class_id, u, v, scale):
                       np.clip(width / 2 - (pitch / 2 - lb) + 0.5, 0, 1))
     return line
   if name == 'grain':
-    cell = 1 if rng.random() < 0.5 * scale else 2
+    cell = max(1, int(round((1 if rng.random() < 0.5 else 2) * scale)))
     h, w = u.shape
     noise = rng.random(((h + cell - 1) // cell, (w + cell - 1) // cell))
     noise = np.repeat(np.repeat(noise, cell, 0), cell, 1)[:h, :w]
@@ -231,8 +231,8 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale):
     scale: image_size / 128.
   """
   size = label.shape[0]
-  # Log-uniform radius: many small objects, some filling half the image.
-  radius = float(np.exp(rng.uniform(np.log(8.0), np.log(40.0)))) * scale
+  # Log-uniform radius: many small objects, some spanning most of the image.
+  radius = float(np.exp(rng.uniform(np.log(9.0), np.log(46.0)))) * scale
   aspect = 1.0 if shape == 'circle' else rng.uniform(0.55, 1.0)
   cy, cx = rng.uniform(0.08, 0.92, size=2) * size
   reach = radius * 1.6
