@@ -92,6 +92,7 @@ class TrainConfig:
   end_learning_rate: float = 0.0
   lr_power: float = 0.9
   warmup_steps: int = 0
+  optimizer: str = 'sgd'  # sgd (paper: momentum SGD) | adam (from-scratch CPU runs)
   momentum: float = 0.9
   strategy: str = 'default'  # default | mirrored | multi_worker | tpu
   tpu: str = ''

@@ -13,7 +13,15 @@ class SegmentationServing(tf.Module):
 
   def __init__(self, model, name=None):
     super().__init__(name=name)
-    self.model = model
+    # Track the model's variables, not the Keras model: saving a tracked Keras
+    # model also traces every layer's call for Keras' own SavedModel metadata,
+    # which the signature never uses (smoke model: 14 s instead of 2 s).
+    self.model_variables = list(model.variables)
+    self._get_model = lambda: model
+
+  @property
+  def model(self):
+    return self._get_model()
 
   @tf.function
   def serve(self, images):

@@ -52,15 +52,20 @@ def set_precision(policy):
 
 
 def make_optimizer(train_cfg):
-  """SGD with momentum on a poly schedule (optionally warmed up)."""
+  """SGD with momentum (or Adam) on a poly schedule, optionally warmed up."""
   lr = schedules.PolynomialDecayWithWarmup(
       base_learning_rate=train_cfg.base_learning_rate,
       decay_steps=train_cfg.train_steps,
       end_learning_rate=train_cfg.end_learning_rate,
       power=train_cfg.lr_power,
       warmup_steps=train_cfg.warmup_steps)
-  optimizer = tf.keras.optimizers.SGD(learning_rate=lr,
-                                      momentum=train_cfg.momentum)
+  if train_cfg.optimizer == 'sgd':
+    optimizer = tf.keras.optimizers.SGD(learning_rate=lr,
+                                        momentum=train_cfg.momentum)
+  elif train_cfg.optimizer == 'adam':
+    optimizer = tf.keras.optimizers.Adam(learning_rate=lr)
+  else:
+    raise ValueError('Unknown optimizer %r (sgd, adam)' % train_cfg.optimizer)
   if train_cfg.mixed_precision == 'mixed_float16':
     optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
   return optimizer
@@ -133,6 +138,19 @@ def _format_duration(seconds):
   return '%ds' % seconds
 
 
+def _worker_dir(strategy, model_dir):
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not resolver.task_type:
+    return model_dir
+  is_chief = (resolver.task_type == 'chief' or
+              (resolver.task_type == 'worker' and resolver.task_id == 0 and
+               'chief' not in resolver.cluster_spec().as_dict()))
+  if is_chief:
+    return model_dir
+  return os.path.join(model_dir, 'workers', '%s_%d' % (resolver.task_type,
+                                                       resolver.task_id))
+
+
 class TrainLoop(object):
   """Runs a replicated step function with checkpoints, summaries and progress.
 
@@ -160,6 +178,9 @@ class TrainLoop(object):
     self._optimizer = optimizer
     self._step_fn = step_fn
     self._dataset_fn = dataset_fn
+    # Every worker of a multi-worker run saves (saving is collective), but only the
+    # chief writes into model_dir; the others write to a scratch sub-directory.
+    model_dir = _worker_dir(strategy, model_dir)
     self._model_dir = model_dir
     self._cfg = train_cfg
     self._images_per_step = images_per_step

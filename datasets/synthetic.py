@@ -73,7 +73,7 @@ def _hsv(h, s, v):
 def _color_pair(rng, hue):
   """Returns two RGB colours in [0, 1] of one hue family with a random contrast."""
   s = rng.uniform(0.35, 1.0)
-  contrast = rng.uniform(0.2, 0.75)
+  contrast = rng.uniform(0.35, 0.8)
   v_low = rng.uniform(0.1, 1.0 - contrast)
   v_high = v_low + contrast
   if rng.random() < 0.5:  # Second colour of another hue now and then.
@@ -232,7 +232,7 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale):
   """
   size = label.shape[0]
   # Log-uniform radius: many small objects, some spanning most of the image.
-  radius = float(np.exp(rng.uniform(np.log(9.0), np.log(46.0)))) * scale
+  radius = float(np.exp(rng.uniform(np.log(14.0), np.log(48.0)))) * scale
   aspect = 1.0 if shape == 'circle' else rng.uniform(0.55, 1.0)
   cy, cx = rng.uniform(0.08, 0.92, size=2) * size
   reach = radius * 1.6
@@ -333,7 +333,7 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True):
   image = _background(rng, image_size, scale)
   label = np.zeros((image_size, image_size), np.uint8)
   num_objects = int(rng.choice([1, 2, 3, 4], p=[0.25, 0.35, 0.25, 0.15]))
-  num_distractors = int(rng.choice([0, 1, 2, 3], p=[0.2, 0.35, 0.3, 0.15]))
+  num_distractors = int(rng.choice([0, 1, 2], p=[0.35, 0.4, 0.25]))
   layers = [1] * num_objects + [0] * num_distractors
   rng.shuffle(layers)
   for is_object in layers:

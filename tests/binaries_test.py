@@ -1,0 +1,147 @@
+"""Smoke runs of the binaries, as a user runs them: train → eval → export.
+
+Each binary runs in a fresh interpreter from the repository root, a few steps of the
+smoke preset on the tiny records of conftest.py. One supervised run is shared by the
+train, eval and export checks.
+"""
+
+import glob
+import json
+import os
+import tempfile
+
+from absl.testing import parameterized
+import numpy as np
+import pytest
+import tensorflow as tf
+
+pytestmark = pytest.mark.slow
+
+
+def event_tags(directory):
+  """{tag: plugin name} of every summary in the event files under `directory`."""
+  tags = {}
+  for path in glob.glob(os.path.join(directory, 'events.out.tfevents.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        tags[value.tag] = value.metadata.plugin_data.plugin_name
+  return tags
+
+
+@pytest.fixture(scope='module')
+def sup_run(tiny_records, binaries, smoke_flags_fn, tmp_path_factory):
+  """A finished 4-step train_sup.py run: (model_dir, process)."""
+  model_dir = str(tmp_path_factory.mktemp('sup_run'))
+  proc = binaries.run_ok('train_sup.py',
+                         **smoke_flags_fn(tiny_records, model_dir))
+  return model_dir, proc
+
+
+class TrainSupTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _fixtures(self, sup_run, tiny_records):
+    self.model_dir, self.proc = sup_run
+    self.records = tiny_records
+
+  def test_checkpoints_config_and_progress(self):
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(self.model_dir)),
+                     'ckpt-4')
+    with open(os.path.join(self.model_dir, 'config.json')) as f:
+      saved = json.load(f)
+    self.assertEqual(saved['num_classes'], self.records.num_classes)
+    self.assertEqual(saved['model']['width_multiplier'], 0.35)
+    self.assertEqual(saved['data']['crop_size'], [65, 65])
+    self.assertRegex(self.proc.stdout,
+                     r'step 4/4 \| loss [0-9.]+ sup_loss [0-9.]+ reg_loss')
+    self.assertIn('img/s', self.proc.stdout)
+
+  def test_tensorboard_scalars_and_pictures(self):
+    tags = event_tags(os.path.join(self.model_dir, 'train'))
+    self.assertEqual(tags.get('losses/loss'), 'scalars')
+    self.assertEqual(tags.get('losses/sup_loss'), 'scalars')
+    self.assertIn('learning_rate', tags)
+    self.assertEqual(tags.get('image_label_prediction'), 'images')
+
+
+class EvalTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _fixtures(self, sup_run, tiny_records, binaries):
+    self.model_dir, _ = sup_run
+    self.records = tiny_records
+    self.binaries = binaries
+
+  def test_eval_writes_scores_and_summaries(self):
+    output = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'r.json')
+    proc = self.binaries.run_ok('train_sup_eval.py', model_dir=self.model_dir,
+                                output_json=output)
+    self.assertRegex(proc.stdout, r'mIoU [0-9.]+ \(step 4, 6 images, split val\)')
+    with open(output) as f:
+      result = json.load(f)
+    with open(os.path.join(self.model_dir, 'eval', 'results-4.json')) as f:
+      self.assertEqual(json.load(f)['miou'], result['miou'])
+    self.assertBetween(result['miou'], 0.0, 1.0)
+    self.assertLen(result['per_class_iou'], self.records.num_classes)
+    self.assertLen(result['class_names'], self.records.num_classes)
+    self.assertEqual(result['num_images'], self.records.num_val)
+    self.assertEqual(result['step'], 4)
+    self.assertBetween(result['pixel_accuracy'], 0.0, 1.0)
+    tags = event_tags(os.path.join(self.model_dir, 'eval'))
+    self.assertEqual(tags.get('eval/miou'), 'scalars')
+
+
+class ExportTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _fixtures(self, sup_run, binaries):
+    self.model_dir, _ = sup_run
+    self.binaries = binaries
+
+  def test_exported_model_serves_input_size_predictions(self):
+    export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
+    self.binaries.run_ok('export_model.py', model_dir=self.model_dir,
+                         export_dir=export_dir)
+    serve = tf.saved_model.load(export_dir).signatures['serving_default']
+    images = tf.constant(
+        np.random.RandomState(0).randint(0, 256, (2, 50, 70, 3)), tf.uint8)
+    out = serve(images=images)
+    self.assertEqual(out['predictions'].shape, (2, 50, 70))
+    self.assertEqual(out['probabilities'].shape, (2, 50, 70, 7))
+    self.assertAllClose(tf.reduce_sum(out['probabilities'], -1),
+                        tf.ones([2, 50, 70]), atol=1e-5)
+    self.assertAllInRange(out['predictions'], 0, 6)
+
+
+class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _fixtures(self, tiny_records, binaries, smoke_flags_fn):
+    self.records = tiny_records
+    self.binaries = binaries
+    self.smoke_flags = smoke_flags_fn
+
+  @parameterized.named_parameters(('semi', False), ('weakly_labeled', True))
+  def test_train_wss_runs_and_logs(self, use_image_labels):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    proc = self.binaries.run_ok('train_wss.py', **self.smoke_flags(
+        self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
+        use_image_labels=use_image_labels))
+    self.assertRegex(proc.stdout, r'step 4/4 \| loss [0-9.]+ .*unsup_loss '
+                     r'[0-9.]+ .*pixels_used [0-9.]+')
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-4')
+    with open(os.path.join(model_dir, 'config.json')) as f:
+      saved = json.load(f)
+    self.assertTrue(saved['model']['pseudoseg_heads'])
+    self.assertEqual(saved['data']['use_image_labels'], use_image_labels)
+    tags = event_tags(os.path.join(model_dir, 'train'))
+    for name in ('losses/unsup_loss', 'losses/sgc_loss', 'losses/cls_loss',
+                 'metrics/pixels_used', 'metrics/pseudo_confidence'):
+      self.assertEqual(tags.get(name), 'scalars', msg=name)
+    pictures = [t for t, plugin in tags.items() if plugin == 'images']
+    self.assertNotEmpty(pictures, msg=str(tags))
+
+
+if __name__ == '__main__':
+  tf.test.main()

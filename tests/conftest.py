@@ -1,0 +1,139 @@
+"""Fixtures shared by the training, evaluation and binary tests.
+
+`tiny_records`: a session-wide tiny synthetic data set (24 train + 6 val images of
+64 px) converted to records, with a labeled / unlabeled id list, built once in a
+temp dir. `binaries`: runs the repository's scripts in a fresh interpreter
+(`sys.executable`, cwd = repository root), as a user would.
+"""
+
+import collections
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Flags that shrink a run to CPU seconds (core.config.smoke() as flags).
+SMOKE_FLAGS = {
+    'backbone': 'mobilenet_v2',
+    'width_multiplier': 0.35,
+    'aspp_filters': 32,
+    'decoder_filters': 32,
+    'low_level_filters': 16,
+    'sgc_dim': 16,
+    'crop_size': '65,65',
+    'shuffle_buffer': 16,
+    'train_steps': 4,
+    'steps_per_loop': 2,
+    'checkpoint_every': 2,
+    'summary_every': 2,
+    'image_summary_every': 2,
+    'batch_size': 2,
+    'unlabeled_batch_size': 2,
+}
+
+TinyRecords = collections.namedtuple(
+    'TinyRecords', ['record_dir', 'labeled_ids', 'unlabeled_ids', 'num_classes',
+                    'num_train', 'num_val', 'image_size'])
+
+
+@pytest.fixture(scope='session')
+def tiny_records(tmp_path_factory):
+  """Generates, converts and splits the tiny synthetic set (once a session)."""
+  # Imported here so that collecting other test files does not pay for them.
+  from datasets import build_voc2012_data  # pylint: disable=g-import-not-at-top
+  from datasets import splits  # pylint: disable=g-import-not-at-top
+  from datasets import synthetic  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('tiny_synthetic')
+  num_train, num_val, size = 24, 6, 64
+  voc_root, descriptor = synthetic.generate_voc_layout(
+      str(root / 'raw'), num_train=num_train, num_val=num_val, image_size=size)
+  record_dir = str(root / 'records')
+  build_voc2012_data.convert_voc(voc_root, record_dir, splits=('train', 'val'),
+                                 num_shards=2)
+  ids = splits.ids_from_records(record_dir, 'train')
+  labeled, unlabeled = splits.partition(ids, num_labeled=8, seed=0)
+  labeled_path = str(root / 'labeled.txt')
+  unlabeled_path = str(root / 'unlabeled.txt')
+  splits.write_id_list(labeled_path, labeled)
+  splits.write_id_list(unlabeled_path, unlabeled)
+  return TinyRecords(record_dir, labeled_path, unlabeled_path,
+                     descriptor.num_classes, num_train, num_val, size)
+
+
+def _flag_args(flag_values):
+  args = []
+  for name, value in flag_values.items():
+    if isinstance(value, bool):
+      args.append('--%s%s' % ('' if value else 'no', name))
+    else:
+      args.append('--%s=%s' % (name, value))
+  return args
+
+
+class Binaries(object):
+  """Runs `python SCRIPT --flags` from the repository root in a fresh process."""
+
+  def __init__(self):
+    self.env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2',
+                    PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH',
+                                                                  ''))
+
+  def command(self, script, **flag_values):
+    return [sys.executable, os.path.join(ROOT, script)] + _flag_args(flag_values)
+
+  def run(self, script, timeout=300, **flag_values):
+    """Runs to the end; returns the CompletedProcess (stdout+stderr in .stdout)."""
+    return subprocess.run(self.command(script, **flag_values), cwd=ROOT,
+                          env=self.env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                          check=False)
+
+  def run_ok(self, script, timeout=300, **flag_values):
+    """Like `run`, but fails the test (with the log tail) on a non-zero exit."""
+    proc = self.run(script, timeout=timeout, **flag_values)
+    if proc.returncode != 0:
+      pytest.fail('%s exited with %d:\n%s' % (script, proc.returncode,
+                                              proc.stdout[-4000:]))
+    return proc
+
+  def popen(self, script, log_path, **flag_values):
+    """Starts the script in the background, its output going to `log_path`."""
+    with open(log_path, 'w') as log:  # The child keeps its own descriptor.
+      return subprocess.Popen(self.command(script, **flag_values), cwd=ROOT,
+                              env=self.env, stdout=log,
+                              stderr=subprocess.STDOUT)
+
+  def run_python(self, source, args=(), timeout=300):
+    """Runs `python -c source ARGS` from the repository root."""
+    return subprocess.run([sys.executable, '-c', source] + list(args), cwd=ROOT,
+                          env=self.env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                          check=False)
+
+  def popen_python(self, source, args, log_path, env=None):
+    """Starts `python -c source ARGS` in the background, output to `log_path`."""
+    with open(log_path, 'w') as log:
+      return subprocess.Popen([sys.executable, '-c', source] + list(args),
+                              cwd=ROOT, env=dict(self.env, **(env or {})),
+                              stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope='session')
+def binaries():
+  return Binaries()
+
+
+def smoke_flags(records, model_dir, **overrides):
+  """SMOKE_FLAGS plus the tiny records, a model dir and overrides."""
+  flag_values = dict(SMOKE_FLAGS, record_dir=records.record_dir,
+                     labeled_ids=records.labeled_ids, model_dir=model_dir)
+  flag_values.update(overrides)
+  return flag_values
+
+
+@pytest.fixture(scope='session')
+def smoke_flags_fn():
+  return smoke_flags

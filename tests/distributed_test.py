@@ -1,0 +1,280 @@
+"""Training under tf.distribute: MirroredStrategy on two logical CPUs, multi-worker.
+
+Logical devices must be configured before TensorFlow initialises, and pytest runs all
+test files in one (long initialised) process, so each check runs in a fresh
+interpreter started with `sys.executable` from the repository root; it prints one
+JSON line that the test reads. Multi-worker runs two such workers on localhost with
+TF_CONFIG naming two free ports.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+
+import pytest
+import tensorflow as tf
+
+pytestmark = pytest.mark.slow
+
+_TWO_CPUS = r'''
+import tensorflow as tf
+_cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+'''
+
+# The PseudoSeg step through TrainLoop under MirroredStrategy on 2 logical CPUs.
+_MIRRORED_STEPS = _TWO_CPUS + r'''
+import dataclasses
+import functools
+import json
+import sys
+
+import numpy as np
+
+from core import config
+from core import model as model_lib
+from core import train_steps
+from core import trainer
+
+model_dir = sys.argv[1]
+strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+num_classes, crop, global_batch = 5, 65, 4
+base = config.smoke()
+train_cfg = dataclasses.replace(base.train, train_steps=4, steps_per_loop=2,
+                                checkpoint_every=2)
+
+
+def per_replica(ctx):
+  b = ctx.get_per_replica_batch_size(global_batch)
+  rng = np.random.RandomState(ctx.input_pipeline_id)
+  label = rng.randint(0, num_classes, (b, crop, crop, 1)).astype(np.int32)
+  labeled = {
+      'image': rng.rand(b, crop, crop, 3).astype(np.float32),
+      'label': label,
+      'valid': np.ones((b, crop, crop), np.float32),
+      'class_labels': np.ones((b, num_classes - 1), np.float32),
+  }
+  weak = rng.rand(b, crop, crop, 3).astype(np.float32)
+  unlabeled = {
+      'weak_image': weak, 'strong_image': weak[:, :, ::-1],
+      'weak_valid': np.ones((b, crop, crop), np.float32),
+      'strong_valid': np.ones((b, crop, crop), np.float32),
+      'class_labels': np.ones((b, num_classes - 1), np.float32),
+      'has_class_labels': np.ones((b,), bool),
+  }
+  return labeled, unlabeled
+
+
+result = {'replicas': strategy.num_replicas_in_sync}
+# The supervised step runs under MirroredStrategy in the train_sup.py test below;
+# each extra model here costs ~25 s of tracing on 2 CPU cores.
+for name, heads, step, metric_names in (
+    ('pseudoseg', True, train_steps.pseudoseg_step,
+     train_steps.PSEUDOSEG_METRICS),):
+  with strategy.scope():
+    model = model_lib.build_model(
+        dataclasses.replace(base.model, pseudoseg_heads=heads), num_classes,
+        (crop, crop))
+    optimizer = trainer.make_optimizer(train_cfg)
+    optimizer.build(model.trainable_variables)
+  settings = train_steps.StepSettings(num_classes=num_classes,
+                                      use_image_labels=heads)
+
+  def dataset_fn(ctx, start_step, heads=heads):
+    labeled, unlabeled = per_replica(ctx)
+    element = {'labeled': labeled, 'unlabeled': unlabeled} if heads else labeled
+    return tf.data.Dataset.from_tensors(element).repeat()
+
+  loop = trainer.TrainLoop(
+      strategy, model, optimizer,
+      functools.partial(step, model, optimizer, settings=settings), dataset_fn,
+      model_dir + '/' + name, train_cfg, images_per_step=global_batch)
+  last = loop.run(metric_names)
+  kernel = model.head.trainable_variables[-2]
+  copies = [v.numpy() for v in strategy.experimental_local_results(kernel)]
+  result[name] = {
+      'metrics': last,
+      'step': int(optimizer.iterations.numpy()),
+      'copies': len(copies),
+      'copies_equal': bool(all(np.array_equal(copies[0], c) for c in copies)),
+  }
+print(json.dumps(result))
+'''
+
+# train_sup.py itself, in a process that first makes 2 logical CPUs.
+_TRAIN_SUP_MIRRORED = _TWO_CPUS + r'''
+import runpy
+import sys
+sys.argv = ['train_sup.py'] + sys.argv[1:]
+runpy.run_path('train_sup.py', run_name='__main__')
+'''
+
+# One worker of a 2-worker MultiWorkerMirroredStrategy (cluster from TF_CONFIG).
+_WORKER = r'''
+import functools
+import json
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from core import config
+from core import train_steps
+from core import trainer
+
+strategy = trainer.get_strategy('multi_worker')
+index = json.loads(os.environ['TF_CONFIG'])['task']['index']
+
+
+class TinySegmenter(tf.keras.Model):
+  """Two convs; returns {'logits'} like PseudoSegModel."""
+
+  def __init__(self):
+    super().__init__()
+    self.conv1 = tf.keras.layers.Conv2D(8, 3, padding='same', activation='relu')
+    self.conv2 = tf.keras.layers.Conv2D(3, 1)
+
+  def call(self, images, training=False):
+    return {'logits': self.conv2(self.conv1(images))}
+
+
+train_cfg = config.TrainConfig(train_steps=4, steps_per_loop=2,
+                               checkpoint_every=2, summary_every=2,
+                               base_learning_rate=0.1, batch_size=4)
+with strategy.scope():
+  model = TinySegmenter()
+  model(tf.zeros([1, 8, 8, 3]))
+  optimizer = trainer.make_optimizer(train_cfg)
+  optimizer.build(model.trainable_variables)
+
+
+def dataset_fn(ctx, start_step):
+  b = ctx.get_per_replica_batch_size(train_cfg.batch_size)
+  rng = np.random.RandomState(ctx.input_pipeline_id)
+  images = rng.rand(8, 8, 8, 3).astype(np.float32)
+  labels = (images[..., :1] * 3).astype(np.int32)
+  data = tf.data.Dataset.from_tensor_slices({'image': images, 'label': labels})
+  return data.repeat().batch(b, drop_remainder=True)
+
+
+settings = train_steps.StepSettings(num_classes=3)
+loop = trainer.TrainLoop(
+    strategy, model, optimizer,
+    functools.partial(train_steps.supervised_step, model, optimizer,
+                      settings=settings),
+    dataset_fn, sys.argv[1], train_cfg, images_per_step=train_cfg.batch_size)
+last = loop.run(train_steps.SUPERVISED_METRICS)
+print(json.dumps({'index': index, 'replicas': strategy.num_replicas_in_sync,
+                  'step': int(optimizer.iterations.numpy()), 'metrics': last,
+                  'kernel_sum': float(tf.reduce_sum(model.conv2.kernel))}))
+'''
+
+
+def _free_port():
+  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _last_json(output):
+  """The script's JSON line (gRPC may log after it at exit)."""
+  lines = [l for l in output.splitlines() if l.startswith('{"')]
+  if not lines:
+    raise AssertionError('No JSON result in:\n' + output[-3000:])
+  return json.loads(lines[-1])
+
+
+class MirroredTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _fixtures(self, binaries, tiny_records, smoke_flags_fn):
+    self.binaries = binaries
+    self.records = tiny_records
+    self.smoke_flags = smoke_flags_fn
+
+  def test_pseudoseg_step_through_train_loop_on_two_replicas(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    proc = self.binaries.run_python(_MIRRORED_STEPS, [model_dir])
+    self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
+    result = _last_json(proc.stdout)
+    self.assertEqual(result['replicas'], 2)
+    for name in ('pseudoseg',):
+      run = result[name]
+      self.assertEqual(run['step'], 4, msg=name)
+      self.assertEqual(run['copies'], 2, msg=name)
+      self.assertTrue(run['copies_equal'], msg=name)
+      for metric, value in run['metrics'].items():
+        self.assertTrue(value == value and abs(value) < 1e6,
+                        msg='%s %s %s' % (name, metric, value))
+      self.assertGreater(run['metrics']['sup_loss'], 0.0)
+      self.assertIsNotNone(
+          tf.train.latest_checkpoint(os.path.join(model_dir, name)))
+    self.assertGreater(result['pseudoseg']['metrics']['unsup_loss'], 0.0)
+
+  def test_train_sup_binary_with_mirrored_strategy(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(self.records, model_dir, strategy='mirrored',
+                                   image_summary_every=100)
+    args = self.binaries.command('train_sup.py', **flag_values)[2:]
+    proc = self.binaries.run_python(_TRAIN_SUP_MIRRORED, args)
+    self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
+    self.assertRegex(proc.stdout, r"Using MirroredStrategy with devices \('\S+"
+                     r"CPU:0', '\S+CPU:1'\)")
+    self.assertRegex(proc.stdout, r'step 4/4 \| loss [0-9.]+ ')
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-4')
+
+
+class MultiWorkerTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _fixtures(self, binaries):
+    self.binaries = binaries
+
+  def test_two_local_workers_train_in_sync(self):
+    workers = ['127.0.0.1:%d' % _free_port() for _ in range(2)]
+    tmp = tempfile.mkdtemp(dir=self.get_temp_dir())
+    procs, log_paths = [], []
+    for index in range(2):
+      tf_config = {'cluster': {'worker': workers},
+                   'task': {'type': 'worker', 'index': index}}
+      log_paths.append(os.path.join(tmp, 'worker%d.log' % index))
+      # Each worker has its own run directory: a non-chief worker's checkpoints
+      # must not overwrite the chief's.
+      procs.append(self.binaries.popen_python(
+          _WORKER, [os.path.join(tmp, 'run%d' % index)], log_paths[-1],
+          env={'TF_CONFIG': json.dumps(tf_config)}))
+    try:
+      codes = [p.wait(timeout=120) for p in procs]
+    except subprocess.TimeoutExpired:
+      codes = None
+    finally:
+      for p in procs:
+        if p.poll() is None:
+          p.kill()
+          p.wait()
+    outputs = []
+    for path in log_paths:
+      with open(path) as f:
+        outputs.append(f.read())
+    self.assertIsNotNone(codes, msg='Workers timed out (120 s):\n' +
+                         '\n-----\n'.join(o[-3000:] for o in outputs))
+    self.assertEqual(codes, [0, 0], msg='\n-----\n'.join(
+        o[-3000:] for o in outputs))
+    results = [_last_json(o) for o in outputs]
+    self.assertEqual([r['index'] for r in results], [0, 1])
+    for r in results:
+      self.assertEqual(r['replicas'], 2)
+      self.assertEqual(r['step'], 4)
+      for metric, value in r['metrics'].items():
+        self.assertTrue(value == value and abs(value) < 1e6, msg=metric)
+    # Synchronous training: both workers end with the same weights.
+    self.assertAllClose(results[0]['kernel_sum'], results[1]['kernel_sum'])
+
+
+if __name__ == '__main__':
+  tf.test.main()

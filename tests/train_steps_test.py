@@ -1,0 +1,202 @@
+"""Tests for core/train_steps.py on random tiny batches (smoke model, 65 px)."""
+
+import dataclasses
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from core import config
+from core import losses
+from core import model as model_lib
+from core import train_steps
+from core import trainer
+
+_CROP = 65
+_NUM_CLASSES = 5
+
+
+def _build(pseudoseg_heads=True, base_learning_rate=0.01, train_steps=100):
+  cfg = config.smoke()
+  model_cfg = dataclasses.replace(cfg.model, pseudoseg_heads=pseudoseg_heads)
+  model = model_lib.build_model(model_cfg, _NUM_CLASSES, (_CROP, _CROP))
+  train_cfg = dataclasses.replace(cfg.train,
+                                  base_learning_rate=base_learning_rate,
+                                  train_steps=train_steps)
+  optimizer = trainer.make_optimizer(train_cfg)
+  optimizer.build(model.trainable_variables)
+  return model, optimizer
+
+
+def _labels(batch, seed):
+  """[B,H,W,1] int32 labels: a few classes in blocks, some ignored pixels."""
+  rng = np.random.RandomState(seed)
+  coarse = rng.randint(0, _NUM_CLASSES, size=(batch, 5, 5))
+  label = np.kron(coarse, np.ones((13, 13), np.int64))[..., None]
+  label[:, :3] = 255
+  return tf.constant(label, tf.int32)
+
+
+def _labeled_batch(batch=2, seed=0):
+  label = _labels(batch, seed)
+  fg = tf.one_hot(label[..., 0], _NUM_CLASSES, on_value=1.0, off_value=0.0)
+  return {
+      'image': tf.random.stateless_uniform([batch, _CROP, _CROP, 3], [seed, 1]),
+      'label': label,
+      'valid': tf.ones([batch, _CROP, _CROP]),
+      'class_labels': tf.cast(tf.reduce_max(fg, [1, 2])[:, 1:] > 0, tf.float32),
+  }
+
+
+def _unlabeled_batch(batch=2, seed=1, strong_valid=1.0, has_labels=False):
+  weak = tf.random.stateless_uniform([batch, _CROP, _CROP, 3], [seed, 2])
+  return {
+      'weak_image': weak,
+      'strong_image': tf.clip_by_value(weak * 0.8 + 0.1, 0.0, 1.0),
+      'weak_valid': tf.ones([batch, _CROP, _CROP]),
+      'strong_valid': tf.fill([batch, _CROP, _CROP], strong_valid),
+      'class_labels': tf.constant([[1.0, 0.0, 1.0, 0.0]] * batch),
+      'has_class_labels': tf.fill([batch], has_labels),
+  }
+
+
+def _settings(**kwargs):
+  return train_steps.StepSettings(num_classes=_NUM_CLASSES, **kwargs)
+
+
+def _snapshot(variables):
+  return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+  return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+class SupervisedStepTest(tf.test.TestCase):
+
+  def test_one_step_is_finite_counts_and_changes_weights(self):
+    model, optimizer = _build(pseudoseg_heads=False)
+    before = _snapshot(model.trainable_variables)
+    out = train_steps.supervised_step(model, optimizer, _labeled_batch(),
+                                      _settings())
+    self.assertCountEqual(out, train_steps.SUPERVISED_METRICS)
+    for name, value in out.items():
+      self.assertTrue(np.isfinite(value.numpy()), msg=name)
+    self.assertGreater(float(out['sup_loss']), 0.0)
+    self.assertGreater(float(out['reg_loss']), 0.0)  # Weight decay is on.
+    self.assertAllClose(out['loss'], out['sup_loss'] + out['reg_loss'])
+    self.assertEqual(int(optimizer.iterations.numpy()), 1)
+    changed = _changed(before, model.trainable_variables)
+    # The decoder's last conv (the logits) and the first backbone conv both move.
+    self.assertTrue(changed[0])
+    self.assertTrue(changed[-1])
+    self.assertGreater(sum(changed), 0.9 * len(changed))
+
+  def test_loss_falls_on_a_fixed_batch(self):
+    model, optimizer = _build(pseudoseg_heads=False, base_learning_rate=0.05,
+                              train_steps=1000)
+    batch = _labeled_batch(batch=2, seed=3)
+    settings = _settings()
+
+    @tf.function
+    def step():
+      return train_steps.supervised_step(model, optimizer, batch, settings)
+
+    sup = [float(step()['sup_loss']) for _ in range(35)]
+    self.assertTrue(np.all(np.isfinite(sup)))
+    self.assertEqual(int(optimizer.iterations.numpy()), 35)
+    # Mean of the last steps, not one value: batch-norm noise.
+    self.assertLess(np.mean(sup[-3:]), 0.5 * sup[0], msg=str(sup))
+
+
+class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(('semi', False), ('weakly_labeled', True))
+  def test_one_step_is_finite_counts_and_changes_weights(self, use_image_labels):
+    model, optimizer = _build()
+    before = _snapshot(model.trainable_variables)
+    batch = {'labeled': _labeled_batch(),
+             'unlabeled': _unlabeled_batch(has_labels=use_image_labels)}
+    out = train_steps.pseudoseg_step(
+        model, optimizer, batch, _settings(use_image_labels=use_image_labels))
+    self.assertCountEqual(out, train_steps.PSEUDOSEG_METRICS)
+    for name, value in out.items():
+      self.assertTrue(np.isfinite(value.numpy()), msg=name)
+    for name in ('sup_loss', 'sgc_loss', 'cls_loss', 'unsup_loss'):
+      self.assertGreater(float(out[name]), 0.0, msg=name)
+    self.assertAllClose(
+        out['loss'], out['sup_loss'] + out['sgc_loss'] + out['cls_loss'] +
+        out['unsup_loss'] + out['reg_loss'], rtol=1e-5)
+    self.assertAllClose(out['pixels_used'], 1.0)  # All valid, no threshold.
+    self.assertBetween(float(out['pseudo_confidence']), 1.0 / _NUM_CLASSES, 1.0)
+    self.assertEqual(int(optimizer.iterations.numpy()), 1)
+    changed = dict(zip([v.name for v in model.trainable_variables],
+                       _changed(before, model.trainable_variables)))
+    # Every head learns: decoder, classifier and SGC.
+    self.assertTrue(changed[model.cls_dense.kernel.name])
+    for v in model.sgc.trainable_variables:
+      self.assertTrue(changed[v.name], msg=v.name)
+    self.assertGreater(sum(changed.values()), 0.9 * len(changed))
+
+  def test_image_labels_change_the_classification_loss(self):
+    # With use_image_labels the unlabeled images' class labels enter the
+    # classifier loss; without, they must not.
+    model, optimizer = _build()
+    weights = _snapshot(model.trainable_variables)
+    batch = {'labeled': _labeled_batch(),
+             'unlabeled': _unlabeled_batch(has_labels=True)}
+    cls = {}
+    for weakly in (False, True):
+      for v, w in zip(model.trainable_variables, weights):
+        v.assign(w)
+      settings = _settings(use_image_labels=weakly, teacher_training_mode=False)
+      # Dropout in the classifier: compare with the same op seeds.
+      tf.random.set_seed(0)
+      cls[weakly] = float(train_steps.pseudoseg_step(
+          model, optimizer, batch, settings)['cls_loss'])
+    self.assertNotAllClose(cls[False], cls[True])
+
+  def test_no_valid_strong_pixel_gives_no_consistency_loss(self):
+    model, optimizer = _build()
+    batch = {'labeled': _labeled_batch(),
+             'unlabeled': _unlabeled_batch(strong_valid=0.0)}
+    out = train_steps.pseudoseg_step(model, optimizer, batch, _settings())
+    self.assertEqual(float(out['unsup_loss']), 0.0)
+    self.assertEqual(float(out['pixels_used']), 0.0)
+    self.assertEqual(float(out['pseudo_confidence']), 0.0)
+    for name, value in out.items():
+      self.assertTrue(np.isfinite(value.numpy()), msg=name)
+    self.assertGreater(float(out['sup_loss']), 0.0)
+
+  def test_confidence_threshold_drops_pixels(self):
+    model, optimizer = _build()
+    batch = {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()}
+    out = train_steps.pseudoseg_step(
+        model, optimizer, batch, _settings(confidence_threshold=1.0))
+    # No sharpened pseudo label is (numerically) one-hot on an untrained model.
+    self.assertLess(float(out['pixels_used']), 1.0)
+
+  def test_pseudo_labels_carry_no_gradient(self):
+    model, _ = _build()
+    unl = _unlabeled_batch()
+    weak = unl['weak_image']
+    student_logits = tf.random.stateless_normal([2, 17, 17, _NUM_CLASSES],
+                                                [5, 5])
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(weak)
+      outputs, pseudo, weight = train_steps.make_pseudo_labels(
+          model, weak, unl['weak_valid'], _settings())
+      unsup = losses.soft_cross_entropy(student_logits, pseudo, weight)
+      # Control: the teacher's own logits do depend on the weak image.
+      control = tf.reduce_sum(outputs['logits'])
+    self.assertEqual(pseudo.shape, (2, 17, 17, _NUM_CLASSES))
+    self.assertGreater(float(unsup), 0.0)
+    self.assertIsNone(tape.gradient(unsup, weak))
+    grads = tape.gradient(unsup, model.trainable_variables)
+    self.assertTrue(all(g is None for g in grads))
+    self.assertIsNotNone(tape.gradient(control, weak))
+    del tape
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,243 @@
+"""Tests for core/trainer.py: resume, kill and restart, NaN check, run-dir check.
+
+The resume test runs the loop in this process on the tiny records (conftest.py),
+through the same experiment_lib functions as train_sup.py, so that it can watch the
+data position handed to the dataset function. The kill test runs train_sup.py in a
+subprocess, kills it with SIGKILL after its first checkpoint and starts it again.
+"""
+
+import dataclasses
+import os
+import re
+import signal
+import tempfile
+import time
+
+from absl.testing import parameterized
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core import config
+from core import train_steps
+from core import trainer
+import experiment_lib
+
+
+def _smoke_cfg(records, model_dir, train_steps=4):
+  cfg = config.smoke()
+  return config.replace(
+      cfg,
+      data=dict(record_dir=records.record_dir, labeled_ids=records.labeled_ids),
+      train=dict(model_dir=model_dir, train_steps=train_steps,
+                 # Save at every loop so that a short run leaves checkpoints.
+                 checkpoint_every=cfg.train.steps_per_loop))
+
+
+def _supervised_loop(cfg, start_steps):
+  """The TrainLoop that train_sup.py builds (no pictures), recording start steps."""
+  strategy = tf.distribute.get_strategy()
+  descriptor = experiment_lib.dataset_info(cfg)
+  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
+  model, optimizer = experiment_lib.build_model_and_optimizer(
+      cfg, strategy, descriptor.num_classes)
+  settings = experiment_lib.step_settings(cfg, descriptor)
+  labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)
+
+  def dataset_fn(ctx, start_step):
+    start_steps.append(start_step)
+    return labeled_fn(ctx, start_step)
+
+  def step_fn(batch):
+    return train_steps.supervised_step(model, optimizer, batch, settings)
+
+  loop = trainer.TrainLoop(strategy, model, optimizer, step_fn, dataset_fn,
+                           cfg.train.model_dir, cfg.train,
+                           images_per_step=cfg.train.batch_size)
+  return loop, model, optimizer
+
+
+class ResumeTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _records(self, tiny_records):
+    self.records = tiny_records
+
+  def test_second_run_resumes_step_weights_and_data_position(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    first_starts = []
+    cfg = _smoke_cfg(self.records, model_dir, train_steps=2)
+    loop, model, optimizer = _supervised_loop(cfg, first_starts)
+    last = loop.run(train_steps.SUPERVISED_METRICS)
+    self.assertEqual(first_starts, [0])
+    self.assertEqual(int(optimizer.iterations.numpy()), 2)
+    self.assertTrue(np.isfinite(last['loss']))
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-2')
+    saved = [v.numpy() for v in model.trainable_variables]
+
+    second_starts = []
+    cfg = _smoke_cfg(self.records, model_dir, train_steps=4)
+    loop, model, optimizer = _supervised_loop(cfg, second_starts)
+    self.assertEqual(int(optimizer.iterations.numpy()), 0)
+    self.assertEqual(loop.restore(), 2)
+    # Weights (not just the step) come back.
+    for before, v in zip(saved, model.trainable_variables):
+      self.assertAllEqual(before, v.numpy(), msg=v.name)
+    with self.assertLogs('absl', level='INFO') as logs:
+      last = loop.run(train_steps.SUPERVISED_METRICS)
+    text = '\n'.join(logs.output)
+    self.assertRegex(text, r'Resumed from \S*ckpt-2 at step 2\.')
+    self.assertIn('step 4/4', text)
+    self.assertNotIn('step 2/4', text)
+    self.assertTrue(np.isfinite(last['loss']))
+    self.assertEqual(second_starts, [2])
+    self.assertEqual(int(optimizer.iterations.numpy()), 4)
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-4')
+    # A third run with nothing left to do neither trains nor reads data.
+    third_starts = []
+    loop, _, optimizer = _supervised_loop(cfg, third_starts)
+    self.assertEqual(loop.run(train_steps.SUPERVISED_METRICS), {})
+    self.assertEqual(third_starts, [])
+    self.assertEqual(int(optimizer.iterations.numpy()), 4)
+
+  def test_start_step_skips_the_examples_already_seen(self):
+    cfg = _smoke_cfg(self.records, tempfile.mkdtemp(dir=self.get_temp_dir()))
+    descriptor = experiment_lib.dataset_info(cfg)
+    fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)
+    ctx = tf.distribute.InputContext()
+    from_zero = list(fn(ctx, 0).take(3))
+    from_two = list(fn(ctx, 2).take(1))
+    self.assertAllEqual(from_two[0]['image'], from_zero[2]['image'])
+    self.assertAllEqual(from_two[0]['label'], from_zero[2]['label'])
+    self.assertNotAllClose(from_zero[0]['image'], from_zero[2]['image'])
+
+
+class NanTest(tf.test.TestCase):
+
+  def test_nan_loss_raises_naming_the_step(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+    model.build([None, 2])
+    train_cfg = dataclasses.replace(config.smoke().train, model_dir=model_dir,
+                                    train_steps=10, checkpoint_every=2)
+    optimizer = trainer.make_optimizer(train_cfg)
+
+    def step_fn(batch):
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model(batch) ** 2)
+      grads = tape.gradient(loss, model.trainable_variables)
+      optimizer.apply_gradients(zip(grads, model.trainable_variables))
+      # optimizer.iterations is the step just completed (1-based).
+      bad = optimizer.iterations >= 3
+      return {'loss': tf.where(bad, tf.constant(np.nan), loss),
+              'other': tf.constant(1.0)}
+
+    def dataset_fn(ctx, start_step):
+      del ctx, start_step
+      return tf.data.Dataset.from_tensors(tf.ones([1, 2])).repeat()
+
+    loop = trainer.TrainLoop(tf.distribute.get_strategy(), model, optimizer,
+                             step_fn, dataset_fn, model_dir, train_cfg,
+                             images_per_step=1)
+    with self.assertRaisesRegex(FloatingPointError,
+                                r'step 4: loss became \[nan\].*ckpt-2'):
+      loop.run(('loss', 'other'))
+    # Nothing was saved after the divergence.
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-2')
+
+
+class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
+
+  def _dir_with_checkpoint(self, cfg, num_classes):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    trainer.check_model_dir(model_dir, cfg, num_classes)
+    tf.train.Checkpoint(v=tf.Variable(1.0)).save(os.path.join(model_dir, 'ckpt'))
+    return model_dir
+
+  @parameterized.named_parameters(
+      ('backbone', dict(backbone='mobilenet_v3_small'), 7, 'model.backbone'),
+      ('width', dict(width_multiplier=0.5), 7, 'model.width_multiplier'),
+      ('heads', dict(pseudoseg_heads=True), 7, 'model.pseudoseg_heads'),
+      ('num_classes', {}, 21, 'num_classes'))
+  def test_refuses_a_checkpoint_of_another_model(self, model_changes,
+                                                 num_classes, named):
+    cfg = config.smoke()
+    model_dir = self._dir_with_checkpoint(cfg, 7)
+    other = config.replace(cfg, model=model_changes)
+    with self.assertRaisesRegex(ValueError, re.escape(model_dir)) as raised:
+      trainer.check_model_dir(model_dir, other, num_classes)
+    self.assertIn(named, str(raised.exception))
+    self.assertIn('another model', str(raised.exception))
+
+  def test_accepts_same_model_and_other_training_settings(self):
+    cfg = config.smoke()
+    model_dir = self._dir_with_checkpoint(cfg, 7)
+    longer = config.replace(cfg, train=dict(train_steps=100))
+    trainer.check_model_dir(model_dir, longer, 7)
+    saved_cfg, num_classes = trainer.load_config(model_dir)
+    self.assertEqual(saved_cfg, longer)
+    self.assertEqual(num_classes, 7)
+
+  def test_without_checkpoint_any_model_is_accepted(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    trainer.check_model_dir(model_dir, config.smoke(), 7)
+    other = config.replace(config.smoke(), model=dict(backbone='resnet50'))
+    trainer.check_model_dir(model_dir, other, 21)
+    self.assertEqual(trainer.load_config(model_dir), (other, 21))
+
+
+@pytest.mark.slow
+class KillAndRestartTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _fixtures(self, tiny_records, binaries, smoke_flags_fn):
+    self.records = tiny_records
+    self.binaries = binaries
+    self.smoke_flags = smoke_flags_fn
+
+  def test_sigkill_then_restart_resumes_from_the_saved_step(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(
+        self.records, model_dir, train_steps=16, summary_every=100,
+        image_summary_every=100)
+    log_path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'first.log')
+    proc = self.binaries.popen('train_sup.py', log_path, **flag_values)
+    try:
+      deadline = time.time() + 240
+      while (tf.train.latest_checkpoint(model_dir) is None and
+             proc.poll() is None and time.time() < deadline):
+        time.sleep(0.05)
+      proc.send_signal(signal.SIGKILL)
+      returncode = proc.wait(timeout=30)
+    finally:
+      if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    with open(log_path) as f:
+      first_log = f.read()
+    self.assertEqual(returncode, -signal.SIGKILL,
+                     msg='Not killed mid-run:\n' + first_log[-3000:])
+    saved = tf.train.latest_checkpoint(model_dir)
+    self.assertIsNotNone(saved, msg=first_log[-3000:])
+    saved_step = int(saved.rsplit('-', 1)[1])
+    self.assertBetween(saved_step, 2, 14)
+
+    second = self.binaries.run_ok('train_sup.py', **flag_values)
+    self.assertRegex(second.stdout,
+                     r'Resumed from \S*ckpt-%d at step %d\.' % (saved_step,
+                                                                saved_step))
+    steps_logged = [int(s) for s in re.findall(r'step (\d+)/16', second.stdout)]
+    self.assertEqual(steps_logged[0], saved_step + 2)
+    self.assertEqual(steps_logged[-1], 16)
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-16')
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+    self.assertEqual(
+        reader.get_tensor('optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'), 16)
+
+
+if __name__ == '__main__':
+  tf.test.main()
