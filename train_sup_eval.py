@@ -38,6 +38,9 @@ _EVAL_SIZE = flags.DEFINE_list(
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Images per batch.')
 _SCALES = flags.DEFINE_list('scales', ['1.0'], 'Inference scales.')
 _FLIP = flags.DEFINE_bool('flip', False, 'Add horizontally flipped inference.')
+_ALL_CHECKPOINTS = flags.DEFINE_bool(
+    'all_checkpoints', False, 'Score every checkpoint kept in --model_dir (for '
+    'best-vs-last reports); --output_json gets the latest.')
 _CONTINUOUS = flags.DEFINE_bool(
     'continuous', False, 'Score each new checkpoint until the last step.')
 _TIMEOUT = flags.DEFINE_integer(
@@ -100,10 +103,17 @@ def main(argv):
     return step
 
   if not _CONTINUOUS.value:
-    path = _CHECKPOINT.value or tf.train.latest_checkpoint(_MODEL_DIR.value)
-    if not path:
+    state = tf.train.get_checkpoint_state(_MODEL_DIR.value)
+    if _CHECKPOINT.value:
+      paths = [_CHECKPOINT.value]
+    elif state is None or not state.model_checkpoint_path:
       raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
-    score(path)
+    elif _ALL_CHECKPOINTS.value:
+      paths = list(state.all_model_checkpoint_paths)
+    else:
+      paths = [state.model_checkpoint_path]
+    for path in paths:
+      score(path)
     return
   for path in tf.train.checkpoints_iterator(_MODEL_DIR.value,
                                             timeout=_TIMEOUT.value):

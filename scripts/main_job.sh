@@ -41,8 +41,8 @@ run() {  # run NAME BINARY FLAGS...
   local name="$1" binary="$2"; shift 2
   echo "== ${name}"
   "$PY" "${binary}" "${COMMON[@]}" --model_dir="${OUT}/${name}" "$@"
-  "$PY" train_sup_eval.py --model_dir="${OUT}/${name}" \
-      --output_json="${OUT}/${name}/eval.json"
+  "$PY" train_sup_eval.py --model_dir="${OUT}/${name}" --eval_size=128,128 \
+      --all_checkpoints --output_json="${OUT}/${name}/eval.json"
 }
 
 run sup_few train_sup.py --train_steps="${SUP_STEPS}" --labeled_ids="${LABELED}"
@@ -53,4 +53,4 @@ run pseudoseg_image_labels train_wss.py --train_steps="${WSS_STEPS}" \
     --use_image_labels
 run sup_full train_sup.py --train_steps="${SUP_STEPS}"
 
-"$PY" scripts/summarize_results.py --runs_dir="${OUT}" --num_labeled="${NUM_LABELED}"
+"$PY" scripts/summarize_results.py --runs_dirs="${OUT}" --num_labeled="${NUM_LABELED}"

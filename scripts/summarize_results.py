@@ -1,43 +1,87 @@
-r"""Prints the main job's results table from the runs' eval.json files.
+r"""Prints the main job's results table from the runs' evaluation files.
 
-Usage: python scripts/summarize_results.py --runs_dir=runs/main/seed0 --num_labeled=20
-Writes RUNS_DIR/results.md and RUNS_DIR/results.json as well.
+Usage:
+  python scripts/summarize_results.py --runs_dirs=runs/main/seed0 --num_labeled=20
+  python scripts/summarize_results.py --runs_dirs=runs/main/seed0,runs/main/seed1,runs/main/seed2 \
+      --num_labeled=20 --output_dir=runs/main
+
+For each run (sup_few, pseudoseg, pseudoseg_image_labels, sup_full) it reads
+RUN/eval/results-STEP.json (written by train_sup_eval.py): 'last' is the final
+checkpoint's mIoU, 'best' the best of the scored checkpoints. With several run
+directories (seeds) it adds mean ± standard deviation. Writes results.md and
+results.json to --output_dir (default: the single runs dir).
 """
 
+import glob
 import json
 import os
 
 from absl import app
 from absl import flags
+import numpy as np
 
-_RUNS_DIR = flags.DEFINE_string('runs_dir', None, 'Directory of the runs.',
-                                required=True)
+_RUNS_DIRS = flags.DEFINE_list('runs_dirs', None, 'Run directories (seeds).',
+                               required=True)
 _NUM_LABELED = flags.DEFINE_integer('num_labeled', None, 'Labeled images used.',
                                     required=True)
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', '', 'Where to write the table.')
 
 COLUMNS = (('sup_few', 'supervised'), ('pseudoseg', 'PseudoSeg'),
            ('pseudoseg_image_labels', 'PseudoSeg + image labels'),
-           ('sup_full', 'fully supervised'))
+           ('sup_full', 'fully supervised (all labels)'))
+
+
+def read_run(run_dir):
+  """Returns (last, best) mIoU of a run, or None if it was not evaluated."""
+  scores = {}
+  for path in glob.glob(os.path.join(run_dir, 'eval', 'results-*.json')):
+    with open(path) as f:
+      result = json.load(f)
+    scores[result['step']] = result['miou']
+  if not scores:
+    return None
+  return scores[max(scores)], max(scores.values())
+
+
+def _cell(values):
+  if not values:
+    return 'n/a'
+  if len(values) == 1:
+    return '%.3f' % values[0]
+  return '%.3f ± %.3f' % (np.mean(values), np.std(values))
 
 
 def main(argv):
   del argv
-  results = {}
-  for run, _ in COLUMNS:
-    path = os.path.join(_RUNS_DIR.value, run, 'eval.json')
-    if os.path.exists(path):
-      with open(path) as f:
-        results[run] = json.load(f)['miou']
-  header = '| labels used | ' + ' | '.join(t for _, t in COLUMNS) + ' |'
-  rule = '|' + '---|' * (len(COLUMNS) + 1)
-  row = '| %d | ' % _NUM_LABELED.value + ' | '.join(
-      '%.4f' % results[r] if r in results else 'n/a' for r, _ in COLUMNS) + ' |'
-  table = '\n'.join([header, rule, row])
-  print('\nmIoU on the val split (%s)\n%s' % (_RUNS_DIR.value, table))
-  with open(os.path.join(_RUNS_DIR.value, 'results.md'), 'w') as f:
-    f.write(table + '\n')
-  with open(os.path.join(_RUNS_DIR.value, 'results.json'), 'w') as f:
-    json.dump(dict(results, num_labeled=_NUM_LABELED.value), f, indent=2)
+  table = {run: {'last': [], 'best': []} for run, _ in COLUMNS}
+  for runs_dir in _RUNS_DIRS.value:
+    for run, _ in COLUMNS:
+      scores = read_run(os.path.join(runs_dir, run))
+      if scores:
+        table[run]['last'].append(scores[0])
+        table[run]['best'].append(scores[1])
+  lines = ['| labeled images | checkpoint | ' +
+           ' | '.join(t for _, t in COLUMNS) + ' |',
+           '|' + '---|' * (len(COLUMNS) + 2)]
+  for which in ('last', 'best'):
+    lines.append('| %d | %s | ' % (_NUM_LABELED.value, which) + ' | '.join(
+        _cell(table[run][which]) for run, _ in COLUMNS) + ' |')
+  text = '\n'.join(lines)
+  seeds = len(_RUNS_DIRS.value)
+  print('\nval mIoU, %d seed%s (%s)\n%s' % (seeds, 's' if seeds > 1 else '',
+                                          ', '.join(_RUNS_DIRS.value), text))
+  sup, wss = table['sup_few']['last'], table['pseudoseg']['last']
+  if sup and len(sup) == len(wss):
+    gains = np.array(wss) - np.array(sup)
+    print('PseudoSeg - supervised (last checkpoint), per seed: %s' %
+          ', '.join('%+.3f' % g for g in gains))
+  out = _OUTPUT_DIR.value or _RUNS_DIRS.value[0]
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, 'results.md'), 'w') as f:
+    f.write(text + '\n')
+  with open(os.path.join(out, 'results.json'), 'w') as f:
+    json.dump({'num_labeled': _NUM_LABELED.value, 'runs_dirs': _RUNS_DIRS.value,
+               'miou': table}, f, indent=2)
 
 
 if __name__ == '__main__':
