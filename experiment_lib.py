@@ -172,8 +172,22 @@ def unlabeled_dataset_fn(cfg, descriptor):
   return fn
 
 
-def log_config(cfg, descriptor):
-  logging.info('Data set %s: %d classes, record dir %s.', descriptor.name,
-               descriptor.num_classes, cfg.data.record_dir)
-  logging.info('Config written to %s.',
+def set_up(cfg):
+  """Everything a training binary needs before its loop.
+
+  Sets the precision policy, picks the strategy, writes (or checks) the run's
+  config.json, and builds the model, the optimizer and the step settings.
+
+  Returns:
+    (descriptor, strategy, model, optimizer, StepSettings).
+  """
+  descriptor = dataset_info(cfg)
+  trainer.set_precision(cfg.train.mixed_precision)
+  strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
+  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
+  logging.info('Data set %s: %d classes, record dir %s; config written to %s.',
+               descriptor.name, descriptor.num_classes, cfg.data.record_dir,
                os.path.join(cfg.train.model_dir, trainer.CONFIG_FILENAME))
+  model, optimizer = build_model_and_optimizer(cfg, strategy,
+                                               descriptor.num_classes)
+  return descriptor, strategy, model, optimizer, step_settings(cfg, descriptor)

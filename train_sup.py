@@ -36,14 +36,7 @@ def supervised_pictures(model, palette, batch):
 def main(argv):
   del argv
   cfg = experiment_lib.config_from_flags()
-  descriptor = experiment_lib.dataset_info(cfg)
-  trainer.set_precision(cfg.train.mixed_precision)
-  strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
-  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
-  experiment_lib.log_config(cfg, descriptor)
-  model, optimizer = experiment_lib.build_model_and_optimizer(
-      cfg, strategy, descriptor.num_classes)
-  settings = experiment_lib.step_settings(cfg, descriptor)
+  descriptor, strategy, model, optimizer, settings = experiment_lib.set_up(cfg)
   loop = trainer.TrainLoop(
       strategy, model, optimizer,
       step_fn=functools.partial(train_steps.supervised_step, model, optimizer,

@@ -52,14 +52,7 @@ def main(argv):
   cfg = experiment_lib.config_from_flags()
   if not cfg.model.pseudoseg_heads:
     raise app.UsageError('train_wss.py needs --pseudoseg_heads.')
-  descriptor = experiment_lib.dataset_info(cfg)
-  trainer.set_precision(cfg.train.mixed_precision)
-  strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
-  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
-  experiment_lib.log_config(cfg, descriptor)
-  model, optimizer = experiment_lib.build_model_and_optimizer(
-      cfg, strategy, descriptor.num_classes)
-  settings = experiment_lib.step_settings(cfg, descriptor)
+  descriptor, strategy, model, optimizer, settings = experiment_lib.set_up(cfg)
   labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)
   unlabeled_fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
 

@@ -107,6 +107,16 @@ def _masked_mean(per_pixel, mask):
   return tf.reduce_sum(per_pixel * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
+def _pixel_mask(mask, per_pixel):
+  """A [batch, h, w] float mask at per_pixel's size (all ones when mask is None)."""
+  if mask is None:
+    return tf.ones_like(per_pixel)
+  mask = tf.convert_to_tensor(mask)
+  if mask.shape.rank == 4:
+    mask = tf.squeeze(mask, axis=-1)
+  return _resize_mask(mask, spatial_size(per_pixel))
+
+
 def soft_cross_entropy(logits, targets, mask=None):
   """Soft-target cross-entropy, averaged over the valid pixels.
 
@@ -128,14 +138,7 @@ def soft_cross_entropy(logits, targets, mask=None):
   logits = tf.cast(logits, tf.float32)
   targets = tf.cast(targets, tf.float32)
   per_pixel = -tf.reduce_sum(targets * tf.nn.log_softmax(logits, axis=-1), axis=-1)
-  if mask is None:
-    mask = tf.ones_like(per_pixel)
-  else:
-    mask = tf.convert_to_tensor(mask)
-    if mask.shape.rank == 4:
-      mask = tf.squeeze(mask, axis=-1)
-    mask = _resize_mask(mask, spatial_size(logits))
-  return _masked_mean(per_pixel, mask)
+  return _masked_mean(per_pixel, _pixel_mask(mask, per_pixel))
 
 
 def kl_divergence(logits, targets, mask=None):
@@ -158,14 +161,7 @@ def kl_divergence(logits, targets, mask=None):
   log_q = tf.nn.log_softmax(logits, axis=-1)
   per_pixel = tf.reduce_sum(
       tf.math.xlogy(targets, targets) - targets * log_q, axis=-1)
-  if mask is None:
-    mask = tf.ones_like(per_pixel)
-  else:
-    mask = tf.convert_to_tensor(mask)
-    if mask.shape.rank == 4:
-      mask = tf.squeeze(mask, axis=-1)
-    mask = _resize_mask(mask, spatial_size(logits))
-  return _masked_mean(per_pixel, mask)
+  return _masked_mean(per_pixel, _pixel_mask(mask, per_pixel))
 
 
 def multilabel_sigmoid_cross_entropy(logits, targets, weights=None):

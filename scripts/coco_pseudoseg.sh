@@ -6,6 +6,7 @@
 #   DATA=data/coco/tfrecord (from datasets/build_coco_data.py)
 # Expected val mIoU (paper): 1/512: 29.78  1/256: 37.11  1/128: 39.11  1/64: 41.75  1/32: 43.6
 set -euo pipefail
+# EXTRA_FLAGS (appended last, so they win) and EVAL_SIZE override the recipe, e.g. for a smoke run.
 cd "$(dirname "$0")/.."
 D="${1:?FRACTION_DENOMINATOR}"; STRATEGY="${2:-mirrored}"
 PY="${PY:-.venv/bin/python}"; DATA="${DATA:-data/coco/tfrecord}"
@@ -23,5 +24,5 @@ fi
     --unlabeled_split=train --model_dir="${OUT}/pseudoseg_1of${D}" --strategy="${STRATEGY}" \
     --backbone=resnet101 --output_stride=16 --crop_size=513,513 --batch_size=64 \
     --unlabeled_batch_size=64 --train_steps=200000 --base_learning_rate=0.007 \
-    --weight_decay=4e-5 --init_checkpoint="${INIT_CHECKPOINT:-}"
-"$PY" train_sup_eval.py --model_dir="${OUT}/pseudoseg_1of${D}" --eval_size=640,640
+    --weight_decay=4e-5 --init_checkpoint="${INIT_CHECKPOINT:-}" ${EXTRA_FLAGS:-}
+"$PY" train_sup_eval.py --model_dir="${OUT}/pseudoseg_1of${D}" --eval_size="${EVAL_SIZE:-640,640}"

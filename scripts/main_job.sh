@@ -40,7 +40,7 @@ fi
 run() {  # run NAME BINARY FLAGS...
   local name="$1" binary="$2"; shift 2
   echo "== ${name}"
-  "$PY" "${binary}" "${COMMON[@]}" --model_dir="${OUT}/${name}" "$@"
+  "$PY" "${binary}" "${COMMON[@]}" --model_dir="${OUT}/${name}" "$@" ${EXTRA_FLAGS:-}
   "$PY" train_sup_eval.py --model_dir="${OUT}/${name}" --eval_size=128,128 \
       --all_checkpoints --output_json="${OUT}/${name}/eval.json"
 }

@@ -10,6 +10,7 @@
 # Ours uses DilatedResNet-101 (tf-models-official has no Xception-65) and has not been run at
 # this scale yet: expect the same ballpark, from ImageNet-pretrained --init_checkpoint only.
 set -euo pipefail
+# EXTRA_FLAGS (appended last, so they win) and EVAL_SIZE override the recipe, e.g. for a smoke run.
 cd "$(dirname "$0")/.."
 N="${1:?NUM_LABELED}"; MODE="${2:-unlabeled}"; STRATEGY="${3:-mirrored}"
 PY="${PY:-.venv/bin/python}"; DATA="${DATA:-data/voc/tfrecord}"
@@ -27,5 +28,5 @@ EXTRA=()
     --batch_size=64 --unlabeled_batch_size=64 --train_steps=30000 \
     --base_learning_rate=0.007 --lr_power=0.9 --momentum=0.9 --weight_decay=4e-5 \
     --temperature=0.5 --pseudo_src=avg --logit_norm=global \
-    --init_checkpoint="${INIT_CHECKPOINT:-}" "${EXTRA[@]}"
-"$PY" train_sup_eval.py --model_dir="${OUT}/pseudoseg_${N}_${MODE}" --eval_size=513,513
+    --init_checkpoint="${INIT_CHECKPOINT:-}" "${EXTRA[@]}" ${EXTRA_FLAGS:-}
+"$PY" train_sup_eval.py --model_dir="${OUT}/pseudoseg_${N}_${MODE}" --eval_size="${EVAL_SIZE:-513,513}"

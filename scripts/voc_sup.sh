@@ -5,6 +5,7 @@
 # Expected val mIoU (ResNet-101 supervised baselines as re-run by later papers):
 #   92: 45.1  183: 55.3  366: 64.8  732: 69.7  1464: 73.5
 set -euo pipefail
+# EXTRA_FLAGS (appended last, so they win) and EVAL_SIZE override the recipe, e.g. for a smoke run.
 cd "$(dirname "$0")/.."
 N="${1:?NUM_LABELED}"; STRATEGY="${2:-mirrored}"
 PY="${PY:-.venv/bin/python}"; DATA="${DATA:-data/voc/tfrecord}"
@@ -17,5 +18,5 @@ echo "Supervised VOC ${N} labels; expected mIoU ${EXPECTED[$N]:-n/a}"
     --labeled_ids="${SPLITS}/labeled_${N}_seed0.txt" --model_dir="${OUT}/sup_${N}" \
     --strategy="${STRATEGY}" --backbone=resnet101 --output_stride=16 --crop_size=513,513 \
     --batch_size=64 --train_steps=30000 --base_learning_rate=0.007 --weight_decay=4e-5 \
-    --init_checkpoint="${INIT_CHECKPOINT:-}"
-"$PY" train_sup_eval.py --model_dir="${OUT}/sup_${N}" --eval_size=513,513
+    --init_checkpoint="${INIT_CHECKPOINT:-}" ${EXTRA_FLAGS:-}
+"$PY" train_sup_eval.py --model_dir="${OUT}/sup_${N}" --eval_size="${EVAL_SIZE:-513,513}"
