@@ -1,0 +1,409 @@
+"""Smoke tests of the user-facing scripts on tiny data.
+
+Every script a user runs by hand gets one run here, the way the README runs it
+(from the repository root, in a fresh process):
+  * datasets/build_coco_data.py, datasets/build_folder_data.py: shards and
+    dataset_info.json are written; a corrupt image fails the run, naming the file;
+  * scripts/summarize_results.py: the table (last vs best, mean ± std over seeds)
+    against hand-computed values, on fake run directories;
+  * scripts/main_job.sh: the four runs, their evaluations and the final table, on
+    the session's tiny records, shrunk to 2 steps per run with EXTRA_FLAGS;
+  * scripts/run_seeds.sh: its own logic (one main job per seed, then the table
+    over the seeds) with main_job.sh replaced by a stub in a copy of scripts/;
+  * scripts/local_test.sh: the whole chain down to the SavedModel;
+  * scripts/voc_sup.sh, voc_pseudoseg.sh (both modes), coco_pseudoseg.sh: the
+    paper recipes, with the tiny records and EXTRA_FLAGS / EVAL_SIZE overrides.
+"""
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from tests import conftest
+from tests.convert_coco_test import CocoFixture
+from tests.convert_voc_test import write_jpeg
+from tests.convert_voc_test import write_palette_png
+
+pytestmark = pytest.mark.slow
+
+ROOT = conftest.ROOT
+COLUMN_TITLES = ('supervised', 'PseudoSeg', 'PseudoSeg + image labels',
+                 'fully supervised (all labels)')
+RUNS = ('sup_few', 'pseudoseg', 'pseudoseg_image_labels', 'sup_full')
+
+# Shrinks the model of any training script to CPU seconds (the last flag wins).
+TINY_MODEL = ('--width_multiplier=0.35 --aspp_filters=16 --decoder_filters=16 '
+              '--low_level_filters=8 --sgc_dim=8 --batch_size=2 '
+              '--unlabeled_batch_size=2 --steps_per_loop=1 --checkpoint_every=1 '
+              '--shuffle_buffer=8')
+# The paper recipes (ResNet-101, crop 513, 30k steps) shrunk to two steps.
+TINY_RECIPE = ('--backbone=mobilenet_v2 --output_stride=16 --crop_size=65,65 '
+               '--train_steps=2 ' + TINY_MODEL)
+
+
+def _env(**overrides):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PY=sys.executable)
+  env.update({k: str(v) for k, v in overrides.items()})
+  return env
+
+
+def _run(args, env, timeout=600, merge=True):
+  """Runs `args` from the repository root; returns the CompletedProcess."""
+  return subprocess.run(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+                        text=True, timeout=timeout, check=False)
+
+
+def _run_ok(args, env, timeout=600):
+  proc = _run(args, env, timeout)
+  if proc.returncode != 0:
+    pytest.fail('%s exited with %d:\n%s' % (' '.join(args), proc.returncode,
+                                            proc.stdout[-6000:]))
+  return proc
+
+
+def _bash(script, *args, timeout=600, **env):
+  return _run_ok(['bash', os.path.join(ROOT, 'scripts', script)] +
+                 [str(a) for a in args], _env(**env), timeout)
+
+
+def _python(script, *args, **kwargs):
+  return _run([sys.executable, os.path.join(ROOT, script)] + list(args),
+              _env(), **kwargs)
+
+
+def _load(path):
+  with open(path) as f:
+    return json.load(f)
+
+
+def _eval_steps(run_dir):
+  """Steps of the run's eval/results-STEP.json files, checking each file."""
+  steps = []
+  for path in glob.glob(os.path.join(run_dir, 'eval', 'results-*.json')):
+    result = _load(path)
+    assert 0.0 <= result['miou'] <= 1.0, path
+    assert path.endswith('results-%d.json' % result['step']), path
+    steps.append(result['step'])
+  return sorted(steps)
+
+
+def _table_rows(text):
+  """The 'last' and 'best' rows of a printed results table, as cell lists."""
+  rows = {}
+  for line in text.splitlines():
+    cells = [c.strip() for c in line.strip().strip('|').split('|')]
+    if len(cells) == 6 and cells[1] in ('last', 'best'):
+      rows[cells[1]] = cells
+  return rows
+
+
+def _assert_table(text, num_labeled):
+  """The table has the four columns and a number (no n/a) in every cell."""
+  header = [l for l in text.splitlines()
+            if l.startswith('| labeled images | checkpoint |')]
+  assert header, text
+  for title in COLUMN_TITLES:
+    assert '| %s |' % title in header[-1], header[-1]
+  rows = _table_rows(text)
+  assert set(rows) == {'last', 'best'}, text
+  for row in rows.values():
+    assert row[0] == str(num_labeled)
+    for cell in row[2:]:
+      float(cell.split(' ± ')[0])  # A number, not n/a.
+  return rows
+
+
+@pytest.fixture(scope='module')
+def voc_records(tiny_records, tmp_path_factory):
+  """The tiny records plus a `train_aug` split (the train shards, linked)."""
+  record_dir = str(tmp_path_factory.mktemp('voc_like') / 'tfrecord')
+  os.makedirs(record_dir)
+  shutil.copy(os.path.join(tiny_records.record_dir, 'dataset_info.json'),
+              record_dir)
+  for path in glob.glob(os.path.join(tiny_records.record_dir, '*.tfrecord')):
+    name = os.path.basename(path)
+    os.symlink(path, os.path.join(record_dir, name))
+    if name.startswith('train-'):
+      os.symlink(path, os.path.join(record_dir, 'train_aug' + name[5:]))
+  return record_dir
+
+
+class TestConverters:
+  """The converters run as scripts, on the fixtures of their unit tests."""
+
+  def test_build_coco_data(self, tmp_path):
+    root, out = str(tmp_path / 'coco'), str(tmp_path / 'records')
+    CocoFixture(root)
+    proc = _python('datasets/build_coco_data.py', '--coco_root=' + root,
+                   '--output_dir=' + out, '--num_shards=2')
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert sorted(os.listdir(out)) == [
+        'dataset_info.json', 'train-00000-of-00002.tfrecord',
+        'train-00001-of-00002.tfrecord',
+        'val-00000-of-00001.tfrecord']  # One val image: one shard.
+    info = _load(os.path.join(out, 'dataset_info.json'))
+    assert info['name'] == 'coco'
+    assert info['num_classes'] == 81
+    assert info['splits_to_sizes'] == {'train': 2, 'val': 1}
+
+  def test_build_coco_data_corrupt_image(self, tmp_path):
+    root, out = str(tmp_path / 'coco'), str(tmp_path / 'records')
+    CocoFixture(root)
+    bad = os.path.join(root, 'val2017', 'img3.jpg')
+    with open(bad, 'wb') as f:
+      f.write(b'\xff\xd8\xff\xe0 not really a jpeg')
+    proc = _python('datasets/build_coco_data.py', '--coco_root=' + root,
+                   '--output_dir=' + out, merge=False)
+    assert proc.returncode != 0
+    assert bad in proc.stderr, proc.stderr[-4000:]
+    assert not os.path.exists(os.path.join(out, 'dataset_info.json'))
+
+  def _folder(self, root):
+    """Five 9x11 images (JPEG and PNG) with palette / grey masks of 3 classes."""
+    image_dir, mask_dir = os.path.join(root, 'images'), os.path.join(root,
+                                                                     'masks')
+    os.makedirs(image_dir)
+    rng = np.random.RandomState(0)
+    for i in range(5):
+      if i % 2:
+        Image.fromarray(rng.randint(0, 256, (9, 11, 3)).astype(np.uint8)).save(
+            os.path.join(image_dir, 'im%d.png' % i))
+      else:
+        write_jpeg(os.path.join(image_dir, 'im%d.jpg' % i), 9, 11, seed=i)
+      mask = rng.randint(0, 3, (9, 11)).astype(np.uint8)
+      write_palette_png(os.path.join(mask_dir, 'im%d.png' % i), mask)
+    return image_dir, mask_dir
+
+  def test_build_folder_data(self, tmp_path):
+    image_dir, mask_dir = self._folder(str(tmp_path))
+    out = str(tmp_path / 'records')
+    proc = _python('datasets/build_folder_data.py', '--image_dir=' + image_dir,
+                   '--mask_dir=' + mask_dir, '--output_dir=' + out,
+                   '--num_classes=3', '--class_names=cat,dog',
+                   '--dataset_name=pets', '--val_fraction=0.2',
+                   '--num_shards=1')
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert sorted(os.listdir(out)) == [
+        'dataset_info.json', 'train-00000-of-00001.tfrecord',
+        'val-00000-of-00001.tfrecord']
+    info = _load(os.path.join(out, 'dataset_info.json'))
+    assert info['name'] == 'pets'
+    assert info['num_classes'] == 3
+    assert info['class_names'] == ['background', 'cat', 'dog']
+    assert info['splits_to_sizes'] == {'train': 4, 'val': 1}
+
+  def test_build_folder_data_corrupt_image(self, tmp_path):
+    image_dir, mask_dir = self._folder(str(tmp_path))
+    out = str(tmp_path / 'records')
+    bad = os.path.join(image_dir, 'im3.png')
+    with open(bad, 'wb') as f:
+      f.write(b'\x89PNG\r\n\x1a\n broken')
+    proc = _python('datasets/build_folder_data.py', '--image_dir=' + image_dir,
+                   '--mask_dir=' + mask_dir, '--output_dir=' + out,
+                   '--num_classes=3', merge=False)
+    assert proc.returncode != 0
+    assert bad in proc.stderr, proc.stderr[-4000:]
+    assert not os.path.exists(os.path.join(out, 'dataset_info.json'))
+
+
+def _write_results(run_dir, scores):
+  """Writes RUN/eval/results-STEP.json for {step: miou}."""
+  os.makedirs(os.path.join(run_dir, 'eval'), exist_ok=True)
+  for step, miou in scores.items():
+    with open(os.path.join(run_dir, 'eval', 'results-%d.json' % step), 'w') as f:
+      json.dump({'step': step, 'miou': miou, 'pixel_accuracy': 0.5}, f)
+
+
+class TestSummarizeResults:
+  """scripts/summarize_results.py against hand-computed tables."""
+
+  def test_single_dir(self, tmp_path):
+    runs = str(tmp_path / 'seed0')
+    # Steps 9 and 10: 'last' is the highest step, not the last file name.
+    _write_results(os.path.join(runs, 'sup_few'), {2: 0.3, 4: 0.5, 6: 0.4})
+    _write_results(os.path.join(runs, 'pseudoseg'), {9: 0.7, 10: 0.55})
+    _write_results(os.path.join(runs, 'sup_full'), {4: 0.8})
+    # pseudoseg_image_labels was not evaluated: n/a.
+    os.makedirs(os.path.join(runs, 'pseudoseg_image_labels'))
+    proc = _python('scripts/summarize_results.py', '--runs_dirs=' + runs,
+                   '--num_labeled=20')
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    rows = _table_rows(proc.stdout)
+    assert rows['last'] == ['20', 'last', '0.400', '0.550', 'n/a', '0.800']
+    assert rows['best'] == ['20', 'best', '0.500', '0.700', 'n/a', '0.800']
+    assert 'val mIoU, 1 seed (' in proc.stdout
+    assert 'per seed: +0.150' in proc.stdout
+    with open(os.path.join(runs, 'results.md')) as f:
+      md = f.read()
+    assert _table_rows(md) == rows
+    for title in COLUMN_TITLES:
+      assert '| %s |' % title in md.splitlines()[0]
+    out = _load(os.path.join(runs, 'results.json'))
+    assert out['num_labeled'] == 20
+    assert out['runs_dirs'] == [runs]
+    assert out['miou'] == {
+        'sup_few': {'last': [0.4], 'best': [0.5]},
+        'pseudoseg': {'last': [0.55], 'best': [0.7]},
+        'pseudoseg_image_labels': {'last': [], 'best': []},
+        'sup_full': {'last': [0.8], 'best': [0.8]}}
+
+  def test_three_dirs_mean_and_std(self, tmp_path):
+    dirs = [str(tmp_path / ('seed%d' % s)) for s in range(3)]
+    sup_last, wss_last = (0.4, 0.5, 0.6), (0.5, 0.5, 0.8)
+    for d, sup, wss in zip(dirs, sup_last, wss_last):
+      # Best is 0.1 above last for sup_few, the last itself for the others.
+      _write_results(os.path.join(d, 'sup_few'), {1: sup + 0.1, 2: sup})
+      _write_results(os.path.join(d, 'pseudoseg'), {1: wss - 0.2, 2: wss})
+      _write_results(os.path.join(d, 'pseudoseg_image_labels'), {2: 0.9})
+      _write_results(os.path.join(d, 'sup_full'), {2: 1.0})
+    out_dir = str(tmp_path / 'all')
+    proc = _python('scripts/summarize_results.py', '--runs_dirs=' + ','.join(dirs),
+                   '--num_labeled=8', '--output_dir=' + out_dir)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    # sup_few last: mean 0.5, population std sqrt(0.02 / 3) = 0.0816;
+    # pseudoseg last: mean 0.6, std sqrt((0.01 + 0.01 + 0.04) / 3) = 0.1414.
+    rows = _table_rows(proc.stdout)
+    assert rows['last'] == ['8', 'last', '0.500 ± 0.082', '0.600 ± 0.141',
+                            '0.900 ± 0.000', '1.000 ± 0.000']
+    assert rows['best'] == ['8', 'best', '0.600 ± 0.082', '0.600 ± 0.141',
+                            '0.900 ± 0.000', '1.000 ± 0.000']
+    assert 'val mIoU, 3 seeds (%s)' % ', '.join(dirs) in proc.stdout
+    assert 'per seed: +0.100, +0.000, +0.200' in proc.stdout
+    with open(os.path.join(out_dir, 'results.md')) as f:
+      assert _table_rows(f.read()) == rows
+    out = _load(os.path.join(out_dir, 'results.json'))
+    assert out['runs_dirs'] == dirs
+    np.testing.assert_allclose(out['miou']['sup_few']['best'], [0.5, 0.6, 0.7])
+    np.testing.assert_allclose(out['miou']['pseudoseg']['last'], wss_last)
+    # Nothing is written into the seed directories with --output_dir.
+    assert not os.path.exists(os.path.join(dirs[0], 'results.md'))
+
+
+class TestShellScripts:
+  """The bash scripts, end to end on the tiny records, two steps per run."""
+
+  def test_main_job(self, tiny_records, tmp_path):
+    data, out = str(tmp_path / 'data'), str(tmp_path / 'out')
+    os.makedirs(data)
+    # DATA/tfrecord is the records dir: the script skips generation.
+    os.symlink(tiny_records.record_dir, os.path.join(data, 'tfrecord'))
+    proc = _bash('main_job.sh', 3, DATA=data, OUT=out, NUM_LABELED=8,
+                 SUP_STEPS=2, WSS_STEPS=2, EXTRA_FLAGS=TINY_MODEL)
+    assert 'generating' not in proc.stdout
+    assert os.path.isfile(os.path.join(data, 'splits', 'labeled_8_seed3.txt'))
+    for run in RUNS:
+      assert '== %s' % run in proc.stdout
+      run_dir = os.path.join(out, run)
+      # checkpoint_every=1: both checkpoints are scored (--all_checkpoints).
+      assert _eval_steps(run_dir) == [1, 2], run
+      assert _load(os.path.join(run_dir, 'eval.json'))['step'] == 2
+      cfg = _load(os.path.join(run_dir, 'config.json'))
+      assert cfg['train']['train_steps'] == 2  # The overrides reached the run.
+      assert cfg['train']['seed'] == 3
+      assert cfg['model']['aspp_filters'] == 16
+    assert _load(os.path.join(out, 'pseudoseg_image_labels', 'config.json'))[
+        'data']['use_image_labels']
+    assert _load(os.path.join(out, 'sup_few', 'config.json'))['data'][
+        'labeled_ids'].endswith('labeled_8_seed3.txt')
+    assert _load(os.path.join(out, 'sup_full', 'config.json'))['data'][
+        'labeled_ids'] == ''
+    rows = _assert_table(proc.stdout.split('val mIoU, 1 seed')[-1], 8)
+    with open(os.path.join(out, 'results.md')) as f:
+      assert _table_rows(f.read()) == rows
+    table = _load(os.path.join(out, 'results.json'))['miou']
+    for run in RUNS:
+      assert len(table[run]['last']) == 1, run
+
+  def test_run_seeds(self, tmp_path):
+    """run_seeds.sh's own logic, with main_job.sh replaced by a stub.
+
+    The real main job is covered by test_main_job; here each 'main job' writes
+    fake evaluations whose mIoU is 0.1 * (seed + 1), so the table over the seeds
+    is known.
+    """
+    repo = tmp_path / 'repo'
+    (repo / 'scripts').mkdir(parents=True)
+    for name in ('run_seeds.sh', 'summarize_results.py'):
+      shutil.copy(os.path.join(ROOT, 'scripts', name), str(repo / 'scripts'))
+    (repo / 'scripts' / 'main_job.sh').write_text(
+        'set -eu\n'
+        'cd "$(dirname "$0")/.."\n'
+        'echo "stub main job seed $1 into ${OUT}" >> calls.txt\n'
+        'for run in sup_few pseudoseg pseudoseg_image_labels sup_full; do\n'
+        '  mkdir -p "${OUT}/${run}/eval"\n'
+        '  echo "{\\"step\\": 2, \\"miou\\": 0.$(( $1 + 1 ))}" \\\n'
+        '      > "${OUT}/${run}/eval/results-2.json"\n'
+        'done\n')
+    root = str(tmp_path / 'runs')
+    proc = _run_ok(['bash', str(repo / 'scripts' / 'run_seeds.sh'), '0', '2'],
+                   _env(ROOT=root, NUM_LABELED=8), timeout=120)
+    assert (repo / 'calls.txt').read_text().splitlines() == [
+        'stub main job seed 0 into %s/seed0' % root,
+        'stub main job seed 2 into %s/seed2' % root]
+    # Seeds 0 and 2: mIoU 0.1 and 0.3, mean 0.2, std 0.1.
+    rows = _assert_table(proc.stdout, 8)
+    assert rows['last'][2:] == ['0.200 ± 0.100'] * 4
+    assert 'val mIoU, 2 seeds (%s/seed0, %s/seed2)' % (root, root) in proc.stdout
+    out = _load(os.path.join(root, 'results.json'))
+    assert out['runs_dirs'] == [root + '/seed0', root + '/seed2']
+    assert out['num_labeled'] == 8
+    with open(os.path.join(root, 'results.md')) as f:
+      assert _table_rows(f.read()) == rows
+
+  def test_local_test(self, tmp_path):
+    work = str(tmp_path / 'local_test')
+    proc = _bash('local_test.sh', WORK=work)
+    assert 'SavedModel written to' in proc.stdout
+    assert proc.stdout.count('mIoU ') >= 2
+    assert os.path.isfile(os.path.join(work, 'export', 'saved_model.pb'))
+
+  def test_voc_sup(self, voc_records, tmp_path):
+    splits, out = str(tmp_path / 'splits'), str(tmp_path / 'out')
+    proc = _bash('voc_sup.sh', 8, DATA=voc_records, SPLITS=splits, OUT=out,
+                 EVAL_SIZE='64,64', EXTRA_FLAGS=TINY_RECIPE)
+    assert 'Supervised VOC 8 labels; expected mIoU n/a' in proc.stdout
+    assert 'mIoU ' in proc.stdout.split('expected mIoU n/a')[-1]
+    assert os.path.isfile(os.path.join(splits, 'labeled_8_seed0.txt'))
+    run_dir = os.path.join(out, 'sup_8')
+    assert _eval_steps(run_dir) == [2]
+    cfg = _load(os.path.join(run_dir, 'config.json'))
+    assert cfg['model']['backbone'] == 'mobilenet_v2'
+    assert cfg['train']['strategy'] == 'mirrored'
+
+  @pytest.mark.parametrize('mode', ['unlabeled', 'image_labels'])
+  def test_voc_pseudoseg(self, voc_records, tmp_path, mode):
+    splits, out = str(tmp_path / 'splits'), str(tmp_path / 'out')
+    proc = _bash('voc_pseudoseg.sh', 8, mode, DATA=voc_records, SPLITS=splits,
+                 OUT=out, EVAL_SIZE='64,64', EXTRA_FLAGS=TINY_RECIPE)
+    assert 'PseudoSeg VOC 8 labels (%s); paper mIoU n/a' % mode in proc.stdout
+    run_dir = os.path.join(out, 'pseudoseg_8_%s' % mode)
+    assert _eval_steps(run_dir) == [2]
+    cfg = _load(os.path.join(run_dir, 'config.json'))
+    assert cfg['data']['unlabeled_split'] == 'train_aug'
+    assert cfg['data']['use_image_labels'] == (mode == 'image_labels')
+    assert cfg['pseudo_label']['pseudo_src'] == 'avg'
+    assert cfg['data']['crop_size'] == [65, 65]
+
+  def test_coco_pseudoseg(self, tiny_records, tmp_path):
+    splits, out = str(tmp_path / 'splits'), str(tmp_path / 'out')
+    # 24 train images, 1/4 labeled: 6.
+    proc = _bash('coco_pseudoseg.sh', 4, DATA=tiny_records.record_dir,
+                 SPLITS=splits, OUT=out, EVAL_SIZE='64,64',
+                 EXTRA_FLAGS=TINY_RECIPE)
+    assert 'PseudoSeg COCO 1/4 labeled; paper mIoU n/a' in proc.stdout
+    with open(os.path.join(splits, 'labeled_1of4.txt')) as f:
+      assert len(f.read().split()) == 6
+    run_dir = os.path.join(out, 'pseudoseg_1of4')
+    assert _eval_steps(run_dir) == [2]
+    cfg = _load(os.path.join(run_dir, 'config.json'))
+    assert cfg['data']['labeled_ids'] == os.path.join(splits,
+                                                      'labeled_1of4.txt')
+    assert cfg['train']['train_steps'] == 2
