@@ -182,6 +182,9 @@ def set_up(cfg):
     (descriptor, strategy, model, optimizer, StepSettings).
   """
   descriptor = dataset_info(cfg)
+  # Seeds weight initialisation and dropout; the data order and augmentation
+  # draws are a function of --seed and the data position (datasets/input_pipeline).
+  tf.keras.utils.set_random_seed(cfg.train.seed)
   trainer.set_precision(cfg.train.mixed_precision)
   strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
   trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)

@@ -18,8 +18,8 @@ SUP_STEPS="${SUP_STEPS:-600}"
 WSS_STEPS="${WSS_STEPS:-600}"
 COMMON=(--backbone=mobilenet_v2 --width_multiplier=0.5 --output_stride=16
         --aspp_filters=64 --decoder_filters=64 --low_level_filters=24 --sgc_dim=32
-        --crop_size=96,96 --min_scale=0.75 --max_scale=1.5 --scale_step=0.25
-        --batch_size=8 --base_learning_rate=0.02 --warmup_steps=50
+        --crop_size=96,96 --min_scale=0.75 --max_scale=1.25 --scale_step=0.25
+        --batch_size=8 --base_learning_rate=0.1 --weight_decay=1e-5 --warmup_steps=50
         --steps_per_loop=25 --checkpoint_every=200 --summary_every=50
         --image_summary_every=300 --seed="${SEED}" --record_dir="${DATA}/tfrecord")
 
