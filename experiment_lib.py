@@ -107,8 +107,16 @@ def read_ids(path):
 def build_model_and_optimizer(cfg, strategy, num_classes):
   """Builds (inside the strategy's scope) the model and its optimizer."""
   h, w = cfg.data.crop_size
+  # Seeded weight initialisation. The global seed is cleared right after: the input
+  # pipeline draws stateless seeds from --seed and the data position, and a global
+  # seed would break its per-epoch shuffle seeds.
+  tf.keras.utils.set_random_seed(cfg.train.seed)
+  try:
+    with strategy.scope():
+      model = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
+  finally:
+    tf.random.set_seed(None)
   with strategy.scope():
-    model = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
     optimizer = trainer.make_optimizer(cfg.train)
     optimizer.build(model.trainable_variables)
   if cfg.train.init_checkpoint and not tf.train.latest_checkpoint(
@@ -182,9 +190,6 @@ def set_up(cfg):
     (descriptor, strategy, model, optimizer, StepSettings).
   """
   descriptor = dataset_info(cfg)
-  # Seeds weight initialisation and dropout; the data order and augmentation
-  # draws are a function of --seed and the data position (datasets/input_pipeline).
-  tf.keras.utils.set_random_seed(cfg.train.seed)
   trainer.set_precision(cfg.train.mixed_precision)
   strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
   trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
