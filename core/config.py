@@ -40,7 +40,6 @@ class DataConfig:
   unlabeled_split: str = 'train'
   unlabeled_ids: str = ''  # Optional id list restricting the unlabeled stream.
   use_image_labels: bool = False  # Weakly-labeled mode: image labels on unlabeled data.
-  eval_split: str = 'val'
   crop_size: Tuple[int, int] = (513, 513)
   min_scale: float = 0.5
   max_scale: float = 2.0
