@@ -176,7 +176,8 @@ def unlabeled_dataset_fn(cfg, descriptor):
         descriptor.num_classes, ids=ids, strong_cfg=cfg.strong_aug,
         use_image_labels=cfg.data.use_image_labels, scales=scales,
         seed=cfg.train.seed + 1, start_index=_start_index(ctx, batch, start_step),
-        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx)
+        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx,
+        include_weak_label=cfg.pseudo_label.score_pseudo_labels)
   return fn
 
 

@@ -68,7 +68,10 @@ def main(argv):
       images_per_step=cfg.train.batch_size + cfg.train.unlabeled_batch_size,
       image_summary_fn=functools.partial(pseudoseg_pictures, model,
                                          descriptor.palette, settings))
-  loop.run(train_steps.PSEUDOSEG_METRICS)
+  metric_names = train_steps.PSEUDOSEG_METRICS
+  if cfg.pseudo_label.score_pseudo_labels:
+    metric_names += train_steps.PSEUDO_LABEL_SCORES
+  loop.run(metric_names)
   logging.info('Done: %s', cfg.train.model_dir)
 
 

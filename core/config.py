@@ -27,6 +27,9 @@ class ModelConfig:
   # PseudoSeg heads: classification head (GAP -> dropout -> 1x1 conv), CAM and SGC.
   pseudoseg_heads: bool = False
   cls_dropout: float = 0.5
+  # Scales the classification loss's gradient where it enters the backbone
+  # (ours; official 1.0). The head itself always learns at full rate.
+  cls_feature_grad_scale: float = 1.0
   sgc_dim: int = 128
   cam_threshold: float = 0.5  # Predicted classes kept in the CAM (semi mode).
 
@@ -66,6 +69,10 @@ class PseudoLabelConfig:
   soft_labels: bool = True
   confidence_threshold: float = 0.0
   teacher_training_mode: bool = True  # Official: weak pass in training mode.
+  # Diagnostics (ours): score the teacher's decoder, SGC and fused pseudo labels
+  # against the unlabeled images' own masks, when the records carry them. Logged
+  # only; the masks never reach a loss.
+  score_pseudo_labels: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

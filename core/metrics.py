@@ -3,7 +3,8 @@
 Rows of every confusion matrix are the ground truth, columns the prediction:
 `cm[i, j]` counts pixels of true class i predicted as j.
 
-`confusion_matrix` is a TF function (usable inside `tf.function` / `strategy.run`);
+`confusion_matrix` and `mean_iou` are TF functions (usable inside `tf.function` /
+`strategy.run`);
 `ConfusionMatrix` accumulates matrices in numpy across evaluation batches, outside any
 graph; `iou_from_confusion` and `pixel_accuracy` turn a matrix into numbers.
 """
@@ -116,6 +117,28 @@ def iou_from_confusion(cm):
   per_class_iou[defined] = intersection[defined] / union[defined]
   miou = float(per_class_iou[defined].mean()) if defined.any() else float('nan')
   return miou, per_class_iou
+
+
+def mean_iou(cm):
+  """TF twin of `iou_from_confusion`'s mean, for in-graph diagnostics.
+
+  Classes absent from both the ground truth and the predictions are left out; a
+  matrix with no counted pixel gives 0 (not NaN, so that a running mean over steps
+  stays finite).
+
+  Args:
+    cm: [C, C] integer tensor, rows = ground truth.
+
+  Returns:
+    float32 scalar.
+  """
+  cm = tf.cast(cm, tf.float32)
+  intersection = tf.linalg.diag_part(cm)
+  union = tf.reduce_sum(cm, 0) + tf.reduce_sum(cm, 1) - intersection
+  defined = tf.cast(union > 0, tf.float32)
+  iou = tf.math.divide_no_nan(intersection, union)
+  return tf.math.divide_no_nan(tf.reduce_sum(iou * defined),
+                               tf.reduce_sum(defined))
 
 
 def pixel_accuracy(cm):

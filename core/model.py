@@ -87,6 +87,15 @@ def _cam_level(backbone_name, level, endpoint_keys):
   return str(max(int(k) for k in endpoint_keys))
 
 
+def scale_gradient(x, scale):
+  """Identity forward; the gradient flowing back through it is times `scale`."""
+  if scale == 1.0:
+    return x
+  if scale == 0.0:
+    return tf.stop_gradient(x)
+  return scale * x + (1.0 - scale) * tf.stop_gradient(x)
+
+
 def _downsample_mask(mask, size):
   """[B, H, W] valid mask -> [B, h, w]: 1 where over half the cell is valid."""
   mask = tf.cast(mask, tf.float32)[..., tf.newaxis]
@@ -201,7 +210,8 @@ class PseudoSegModel(tf.keras.Model):
       return outputs
 
     features = tf.cast(endpoints[self.cam_level], tf.float32)
-    pooled = tf.reduce_mean(features, axis=[1, 2])
+    pooled = tf.reduce_mean(
+        scale_gradient(features, self._cfg.cls_feature_grad_scale), axis=[1, 2])
     cls_logits = self.cls_dense(self.cls_dropout(pooled, training=training))
     if cam_classes is None:
       cam_classes = tf.cast(

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from core import fusion
 from core import losses
+from core import metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +133,9 @@ def pseudoseg_step(model, optimizer, batch, settings):
   # Pseudo labels come from the weak view; the gradient never reaches them
   # (fusion.calibrated_fusion stops it).
   weak_cam_classes = unl['class_labels'] if weakly else None
-  _, pseudo, weight = make_pseudo_labels(model, unl['weak_image'],
-                                         unl['weak_valid'], settings,
-                                         weak_cam_classes)
+  teacher, pseudo, weight = make_pseudo_labels(model, unl['weak_image'],
+                                               unl['weak_valid'], settings,
+                                               weak_cam_classes)
 
   images = tf.concat([lab['image'], unl['strong_image']], 0)
   valid = tf.concat([lab['valid'], unl['strong_valid']], 0)
@@ -168,11 +169,45 @@ def pseudoseg_step(model, optimizer, batch, settings):
   denom = tf.maximum(tf.reduce_sum(mask), 1.0)
   confidence = tf.reduce_sum(tf.reduce_max(pseudo, -1) * mask) / denom
   used = tf.reduce_mean(mask)
-  return {'loss': total, 'sup_loss': sup, 'sgc_loss': sgc, 'cls_loss': cls,
-          'unsup_loss': unsup, 'reg_loss': reg,
-          'pseudo_confidence': confidence, 'pixels_used': used}
+  out = {'loss': total, 'sup_loss': sup, 'sgc_loss': sgc, 'cls_loss': cls,
+         'unsup_loss': unsup, 'reg_loss': reg,
+         'pseudo_confidence': confidence, 'pixels_used': used}
+  if 'weak_label' in unl:
+    out.update(score_pseudo_labels(teacher, pseudo, unl['weak_label'],
+                                   settings))
+  return out
+
+
+def score_pseudo_labels(teacher, pseudo, weak_label, settings):
+  """mIoU of the teacher's decoder, SGC and fused pseudo labels vs. the masks.
+
+  A diagnostic (ours): the unlabeled images' masks, when the records carry them,
+  show how good each pseudo-label source is. Scored at decoder resolution (masks
+  resized nearest), on this batch; the masks never reach a loss.
+
+  Args:
+    teacher: the model's outputs on the weak view.
+    pseudo: [B,h,w,C] fused pseudo label.
+    weak_label: [B,H,W,1] int32 mask of the weak view (255 = ignore).
+    settings: StepSettings.
+
+  Returns:
+    dict of float32 scalars: decoder_miou, sgc_miou, pseudo_miou.
+  """
+  size = tf.shape(pseudo)[1:3]
+  label = tf.image.resize(weak_label, size, method='nearest')[..., 0]
+  sgc = tf.image.resize(teacher['sgc_logits'], size, method='bilinear')
+  scores = {}
+  for name, scores_map in (('decoder_miou', teacher['logits']),
+                           ('sgc_miou', sgc), ('pseudo_miou', pseudo)):
+    prediction = tf.argmax(scores_map, -1, output_type=tf.int32)
+    cm = metrics.confusion_matrix(label, prediction, settings.num_classes,
+                                  ignore_label=settings.ignore_label)
+    scores[name] = metrics.mean_iou(cm)
+  return scores
 
 
 SUPERVISED_METRICS = ('loss', 'sup_loss', 'reg_loss')
 PSEUDOSEG_METRICS = ('loss', 'sup_loss', 'sgc_loss', 'cls_loss', 'unsup_loss',
                      'reg_loss', 'pseudo_confidence', 'pixels_used')
+PSEUDO_LABEL_SCORES = ('decoder_miou', 'sgc_miou', 'pseudo_miou')

@@ -276,7 +276,8 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
                       strong_cfg=None, use_image_labels=False,
                       scales=(0.5, 2.0, 0.25), seed=0, start_index=0,
                       shuffle_buffer=1000, input_context=None,
-                      include_filename=False, mean_pixel=weak.MEAN_PIXEL):
+                      include_filename=False, include_weak_label=False,
+                      mean_pixel=weak.MEAN_PIXEL):
   """The unlabeled (or image-level-labeled) stream: weak and strong views.
 
   Args:
@@ -298,6 +299,8 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
     input_context: optional `tf.distribute.InputContext`: shards the records
       per input pipeline and separates the pipelines' augmentation seeds.
     include_filename: also return the image ids (strings; keep off on TPU).
+    include_weak_label: also return the weak view's pixel label, for scoring
+      pseudo labels (diagnostics only; all 255 for records without a mask).
     mean_pixel: padding and cutout colour.
 
   Returns:
@@ -310,7 +313,9 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
         not-cutout,
       'class_labels': [batch, num_classes - 1] float32 image-level multi-hot,
       'has_class_labels': [batch] bool,
-      'filename': [batch] string (only with `include_filename`).
+      'filename': [batch] string (only with `include_filename`),
+      'weak_label': [batch, crop_height, crop_width, 1] int32 (only with
+        `include_weak_label`).
   """
   strong_cfg = strong_cfg or config.StrongAugConfig()
   strong_kwargs = dataclasses.asdict(strong_cfg)
@@ -326,8 +331,8 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
     data = decode(serialized)
     weak_seed, strong_seed = _element_seeds(base_seed, position, 2)
     # The pixel label is only carried through the geometry to derive image-level
-    # labels in the weakly-labeled mode; it is never returned.
-    label = data['label'] if use_image_labels else None
+    # labels in the weakly-labeled mode, and returned only for diagnostics.
+    label = data['label'] if use_image_labels or include_weak_label else None
     weak_image, weak_label, weak_valid, _ = weak.weak_augment(
         data['image'], label, crop_size, *scales, seed=weak_seed,
         mean_pixel=mean_pixel)
@@ -353,6 +358,8 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
     }
     if include_filename:
       out['filename'] = data['filename']
+    if include_weak_label:
+      out['weak_label'] = weak_label
     return out
 
   dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE,

@@ -121,12 +121,14 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     self.binaries = binaries
     self.smoke_flags = smoke_flags_fn
 
-  @parameterized.named_parameters(('semi', False), ('weakly_labeled', True))
+  # The semi run also scores its pseudo labels against the records' masks.
+  @parameterized.named_parameters(('semi_scored', False), ('weakly_labeled', True))
   def test_train_wss_runs_and_logs(self, use_image_labels):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    scored = not use_image_labels
     proc = self.binaries.run_ok('train_wss.py', **self.smoke_flags(
         self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
-        use_image_labels=use_image_labels))
+        use_image_labels=use_image_labels, score_pseudo_labels=scored))
     self.assertRegex(proc.stdout, r'step 4/4 \| loss [0-9.]+ .*unsup_loss '
                      r'[0-9.]+ .*pixels_used [0-9.]+')
     self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
@@ -139,6 +141,10 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     for name in ('losses/unsup_loss', 'losses/sgc_loss', 'losses/cls_loss',
                  'metrics/pixels_used', 'metrics/pseudo_confidence'):
       self.assertEqual(tags.get(name), 'scalars', msg=name)
+    for name in ('decoder_miou', 'sgc_miou', 'pseudo_miou'):
+      self.assertEqual(tags.get('metrics/' + name),
+                       'scalars' if scored else None, msg=name)
+      self.assertEqual(name in proc.stdout, scored, msg=name)
     pictures = [t for t, plugin in tags.items() if plugin == 'images']
     self.assertNotEmpty(pictures, msg=str(tags))
 

@@ -161,6 +161,29 @@ class InputPipelineTest(tf.test.TestCase):
     self.assertAllEqual(batch['strong_image'].numpy()[kept],
                         batch['weak_image'].numpy()[kept])
 
+  def test_unlabeled_weak_label_for_diagnostics(self):
+    dataset = input_pipeline.unlabeled_dataset(
+        self.train_files, 4, CROP, NUM_CLASSES, shuffle_buffer=8,
+        include_weak_label=True)
+    self.assertEqual(dataset.element_spec['weak_label'].shape,
+                     (4,) + CROP + (1,))
+    batch = next(iter(dataset))
+    label = batch['weak_label'].numpy()[..., 0]
+    valid = batch['weak_valid'].numpy()
+    self.assertTrue(np.all(label[valid == 0] == 255))  # Padding.
+    self.assertTrue(set(np.unique(label[valid > 0])) <= {0, 1, 2, 3, 255})
+    self.assertGreater(np.sum((label > 0) & (label < 255)), 0)
+    # The same stream without the label: identical views.
+    plain = next(iter(input_pipeline.unlabeled_dataset(
+        self.train_files, 4, CROP, NUM_CLASSES, shuffle_buffer=8)))
+    self.assertAllEqual(plain['weak_image'], batch['weak_image'])
+    self.assertAllEqual(plain['strong_image'], batch['strong_image'])
+    # Records without a mask give an all-ignore label.
+    weak = next(iter(input_pipeline.unlabeled_dataset(
+        self.weak_files, 2, CROP, NUM_CLASSES, shuffle_buffer=4,
+        include_weak_label=True)))
+    self.assertTrue(np.all(weak['weak_label'].numpy() == 255))
+
   def test_image_level_labels(self):
     dataset = input_pipeline.unlabeled_dataset(
         self.train_files, 2, CROP, NUM_CLASSES, use_image_labels=True,

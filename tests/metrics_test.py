@@ -35,6 +35,17 @@ class ConfusionMatrixTest(tf.test.TestCase):
     # Pixel accuracy: 4 correct of 5 counted.
     self.assertAllClose(metrics.pixel_accuracy(cm), 0.8)
 
+  def test_mean_iou_in_tf_matches_hand_values(self):
+    # Same matrix as above: IoUs 1/2 and 3/4, mean 5/8.
+    self.assertAllClose(metrics.mean_iou(tf.constant([[1, 1], [0, 3]])), 0.625)
+    # Class 2 absent from ground truth and predictions: left out of the mean.
+    cm = tf.constant([[2, 0, 0], [1, 1, 0], [0, 0, 0]], tf.int64)
+    # IoU_0 = 2 / (2 + 3 - 2) = 2/3, IoU_1 = 1 / (2 + 1 - 1) = 1/2.
+    self.assertAllClose(metrics.mean_iou(cm), (2 / 3 + 1 / 2) / 2)
+    self.assertAllClose(metrics.mean_iou(cm), metrics.iou_from_confusion(cm)[0])
+    # No counted pixel: 0, not NaN.
+    self.assertAllClose(metrics.mean_iou(tf.zeros([3, 3], tf.int64)), 0.0)
+
   def test_matches_numpy_and_in_tf_function(self):
     rng = np.random.RandomState(0)
     labels = rng.randint(0, 5, size=(2, 7, 9, 1))

@@ -107,6 +107,37 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
       else:
         self.assertIsNone(grad, var.name)
 
+  def test_scale_gradient(self):
+    x = tf.constant([1.0, -2.0, 3.0])
+    for scale in (0.0, 0.1, 1.0):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = model_lib.scale_gradient(x, scale)
+        loss = tf.reduce_sum(y * tf.constant([1.0, 2.0, 3.0]))
+      self.assertAllClose(y, x)  # Identity forward.
+      grad = tape.gradient(loss, x,
+                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      self.assertAllClose(grad, scale * np.array([1., 2., 3.]))
+
+  def test_cls_feature_grad_scale_scales_backbone_gradient(self):
+    images = _images()
+    grads = {}
+    for scale in (1.0, 0.1):
+      model = model_lib.build_model(_cfg(cls_feature_grad_scale=scale, cls_dropout=0.0),
+                                    _NUM_CLASSES, (_CROP, _CROP))
+      if scale != 1.0:  # Same weights for both.
+        model.set_weights(weights)
+      weights = model.get_weights()
+      variables = [model.backbone.trainable_variables[0],
+                   model.cls_dense.kernel]
+      with tf.GradientTape() as tape:
+        out = model(images, training=False)
+        loss = tf.reduce_sum(out['cls_logits'])
+      grads[scale] = tape.gradient(loss, variables)
+    # The backbone gets a tenth; the head its full gradient.
+    self.assertAllClose(grads[0.1][0], 0.1 * grads[1.0][0], rtol=1e-4, atol=1e-7)
+    self.assertAllClose(grads[0.1][1], grads[1.0][1], rtol=1e-5)
+
   def test_weight_decay_covers_heads(self):
     model = _shared_model()
     # One regularisation loss per regularised kernel; the cls and SGC kernels

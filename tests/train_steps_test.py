@@ -200,3 +200,38 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+class ScorePseudoLabelsTest(tf.test.TestCase):
+
+  def test_hand_computed_scores(self):
+    # 1 image, 2x2 decoder grid, 3 classes; the mask is at 4x4 (resized nearest).
+    mask = np.kron(np.array([[0, 1], [2, 255]]), np.ones((2, 2), np.int64))
+    weak_label = tf.constant(mask[None, ..., None], tf.int32)
+
+    def one_hot(ids):
+      return tf.one_hot([ids], 3)
+
+    teacher = {
+        'logits': 5.0 * one_hot([[0, 1], [2, 0]]),  # Right on every scored cell.
+        'sgc_logits': one_hot([[0, 0], [0, 0]]),   # Background everywhere.
+    }
+    pseudo = one_hot([[0, 1], [1, 1]])             # Class 2 taken for 1.
+    scores = train_steps.score_pseudo_labels(teacher, pseudo, weak_label,
+                                             train_steps.StepSettings(3))
+    self.assertAllClose(scores['decoder_miou'], 1.0)
+    # SGC: IoU_0 = 1/3, IoU_1 = IoU_2 = 0.
+    self.assertAllClose(scores['sgc_miou'], 1.0 / 9.0)
+    # Fused: IoU_0 = 1, IoU_1 = 1/2, IoU_2 = 0.
+    self.assertAllClose(scores['pseudo_miou'], 0.5)
+
+  def test_step_reports_scores_only_with_a_weak_label(self):
+    model, optimizer = _build()
+    unl = _unlabeled_batch()
+    unl['weak_label'] = _labels(2, seed=4)
+    out = train_steps.pseudoseg_step(
+        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
+        _settings())
+    self.assertCountEqual(out, train_steps.PSEUDOSEG_METRICS +
+                          train_steps.PSEUDO_LABEL_SCORES)
+    for name in train_steps.PSEUDO_LABEL_SCORES:
+      self.assertBetween(float(out[name]), 0.0, 1.0, msg=name)
