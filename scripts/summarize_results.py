@@ -8,8 +8,11 @@ Usage:
 For each run (sup_few, pseudoseg, pseudoseg_image_labels, sup_full) it reads
 RUN/eval/results-STEP.json (written by train_sup_eval.py): 'last' is the final
 checkpoint's mIoU, 'best' the best of the scored checkpoints. With several run
-directories (seeds) it adds mean ± standard deviation. Writes results.md and
-results.json to --output_dir (default: the single runs dir).
+directories (seeds) it adds mean ± standard deviation. For the PseudoSeg runs
+trained with --score_pseudo_labels it also reports how good the teacher's pseudo
+labels were on the unlabeled crops at the end of training (the mean of the last
+few logged values of metrics/decoder_miou, sgc_miou, pseudo_miou in RUN/train).
+Writes results.md and results.json to --output_dir (default: the single runs dir).
 """
 
 import glob
@@ -19,6 +22,8 @@ import os
 from absl import app
 from absl import flags
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
 
 _RUNS_DIRS = flags.DEFINE_list('runs_dirs', None, 'Run directories (seeds).',
                                required=True)
@@ -41,6 +46,27 @@ def read_run(run_dir):
   if not scores:
     return None
   return scores[max(scores)], max(scores.values())
+
+
+PSEUDO_LABEL_SCORES = (('decoder_miou', 'decoder'), ('sgc_miou', 'SGC'),
+                       ('pseudo_miou', 'fused pseudo label'))
+# Logged values averaged for the end-of-training pseudo-label scores.
+_LAST_LOGGED = 4
+
+
+def read_pseudo_label_scores(run_dir):
+  """Returns {score: mean of its last logged values} from RUN/train events."""
+  series = {}
+  for path in sorted(glob.glob(os.path.join(run_dir, 'train', 'events.out.*'))):
+    for record in tf.data.TFRecordDataset(path):
+      event = event_pb2.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        name = value.tag.split('/')[-1]
+        if value.tag.startswith('metrics/') and name in dict(PSEUDO_LABEL_SCORES):
+          series.setdefault(name, {})[event.step] = float(
+              tf.make_ndarray(value.tensor))
+  return {name: float(np.mean([v for _, v in sorted(points.items())][
+      -_LAST_LOGGED:])) for name, points in series.items()}
 
 
 def _cell(values):
@@ -70,6 +96,22 @@ def main(argv):
   seeds = len(_RUNS_DIRS.value)
   print('\nval mIoU, %d seed%s (%s)\n%s' % (seeds, 's' if seeds > 1 else '',
                                           ', '.join(_RUNS_DIRS.value), text))
+  scores = {run: {name: [] for name, _ in PSEUDO_LABEL_SCORES}
+            for run in ('pseudoseg', 'pseudoseg_image_labels')}
+  for runs_dir in _RUNS_DIRS.value:
+    for run, per_score in scores.items():
+      for name, value in read_pseudo_label_scores(
+          os.path.join(runs_dir, run)).items():
+        per_score[name].append(value)
+  if any(v for per_score in scores.values() for v in per_score.values()):
+    score_lines = ['| run | ' + ' | '.join(t for _, t in PSEUDO_LABEL_SCORES) +
+                   ' |', '|' + '---|' * (len(PSEUDO_LABEL_SCORES) + 1)]
+    for run, per_score in scores.items():
+      score_lines.append('| %s | ' % dict(COLUMNS)[run] + ' | '.join(
+          _cell(per_score[name]) for name, _ in PSEUDO_LABEL_SCORES) + ' |')
+    text += ('\n\nTeacher on the unlabeled crops at the end of training '
+             '(mIoU vs. their hidden masks):\n' + '\n'.join(score_lines))
+    print('\n'.join(text.split('\n')[len(lines):]))
   sup, wss = table['sup_few']['last'], table['pseudoseg']['last']
   if sup and len(sup) == len(wss):
     gains = np.array(wss) - np.array(sup)
@@ -81,7 +123,7 @@ def main(argv):
     f.write(text + '\n')
   with open(os.path.join(out, 'results.json'), 'w') as f:
     json.dump({'num_labeled': _NUM_LABELED.value, 'runs_dirs': _RUNS_DIRS.value,
-               'miou': table}, f, indent=2)
+               'miou': table, 'pseudo_label_miou': scores}, f, indent=2)
 
 
 if __name__ == '__main__':

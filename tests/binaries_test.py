@@ -145,6 +145,16 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       self.assertEqual(tags.get('metrics/' + name),
                        'scalars' if scored else None, msg=name)
       self.assertEqual(name in proc.stdout, scored, msg=name)
+    if scored:  # scripts/diagnose_pseudoseg.py on the same run.
+      out_json = os.path.join(model_dir, 'diag.json')
+      proc = self.binaries.run_ok(
+          'scripts/diagnose_pseudoseg.py', model_dir=model_dir,
+          split='train', max_batches=2, output_json=out_json)
+      self.assertIn('pseudo-label mIoU: decoder', proc.stdout)
+      with open(out_json) as f:
+        report = json.load(f)
+      self.assertEqual(report['num_images'], 2)  # Batch 1 without --eval_size.
+      self.assertGreater(report['seg_grad_norm'], 0.0)
     pictures = [t for t, plugin in tags.items() if plugin == 'images']
     self.assertNotEmpty(pictures, msg=str(tags))
 

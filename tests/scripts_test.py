@@ -287,6 +287,46 @@ class TestSummarizeResults:
     assert not os.path.exists(os.path.join(dirs[0], 'results.md'))
 
 
+def _write_scalars(run_dir, series):
+  """Writes RUN/train TensorBoard scalars {tag: {step: value}}."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  writer = tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
+  with writer.as_default():
+    for tag, points in series.items():
+      for step, value in points.items():
+        tf.summary.scalar(tag, value, step=step)
+  writer.close()
+
+
+class TestPseudoLabelScores:
+  """summarize_results.py's teacher table, from TensorBoard scalars."""
+
+  def test_mean_of_last_logged_values(self, tmp_path):
+    dirs = [str(tmp_path / ('seed%d' % s)) for s in range(2)]
+    for i, d in enumerate(dirs):
+      _write_results(os.path.join(d, 'sup_few'), {2: 0.3})
+      _write_results(os.path.join(d, 'pseudoseg'), {2: 0.2})
+      # Five logged points: the first (step 10, value 0.9) is left out.
+      _write_scalars(os.path.join(d, 'pseudoseg'), {
+          'metrics/decoder_miou': {10: 0.9, 20: 0.2, 30: 0.2, 40: 0.4, 50: 0.4},
+          'metrics/sgc_miou': {50: 0.1 + 0.1 * i},
+          'metrics/pseudo_miou': {50: 0.25},
+          'losses/unsup_loss': {50: 7.0}})
+    proc = _python('scripts/summarize_results.py', '--runs_dirs=' + ','.join(dirs),
+                   '--num_labeled=20', '--output_dir=' + str(tmp_path / 'all'))
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    # decoder: mean of 0.2, 0.2, 0.4, 0.4 = 0.3 in both seeds; SGC 0.1 and 0.2:
+    # 0.150 +- 0.050; the image-label run logged nothing.
+    assert '| PseudoSeg | 0.300 ± 0.000 | 0.150 ± 0.050 | 0.250 ± 0.000 |' in (
+        proc.stdout)
+    assert '| PseudoSeg + image labels | n/a | n/a | n/a |' in proc.stdout
+    out = _load(str(tmp_path / 'all' / 'results.json'))
+    np.testing.assert_allclose(out['pseudo_label_miou']['pseudoseg']['sgc_miou'],
+                               [0.1, 0.2])
+    with open(str(tmp_path / 'all' / 'results.md')) as f:
+      assert 'Teacher on the unlabeled crops' in f.read()
+
+
 class TestShellScripts:
   """The bash scripts, end to end on the tiny records, two steps per run."""
 
@@ -296,7 +336,8 @@ class TestShellScripts:
     # DATA/tfrecord is the records dir: the script skips generation.
     os.symlink(tiny_records.record_dir, os.path.join(data, 'tfrecord'))
     proc = _bash('main_job.sh', 3, DATA=data, OUT=out, NUM_LABELED=8,
-                 SUP_STEPS=2, WSS_STEPS=2, EXTRA_FLAGS=TINY_MODEL)
+                 SUP_STEPS=2, WSS_STEPS=2, FULL_STEPS=2,
+                 EXTRA_FLAGS=TINY_MODEL)
     assert 'generating' not in proc.stdout
     assert os.path.isfile(os.path.join(data, 'splits', 'labeled_8_seed3.txt'))
     for run in RUNS:

@@ -1,0 +1,134 @@
+"""Why does (or doesn't) PseudoSeg help? Measurements on a trained PseudoSeg model.
+
+Two reports, both on images whose masks are known (the masks only score, never train):
+
+* `pseudo_label_report`: mIoU of each pseudo-label source of the teacher, on whole
+  images: the decoder, the SGC (with the classes the classifier predicts, and with the
+  true classes), the calibrated fusion; plus the classifier's per-entry accuracy next
+  to that of always answering "absent", and its sigmoid cross-entropy next to the
+  entropy of the label prior (a classifier that learned nothing sits at both).
+* `trunk_gradient_norms`: global norm of the gradient that the classification loss
+  and the segmentation loss each send into the backbone variables they share.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from core import fusion
+from core import losses
+from core import metrics
+
+
+def _present_classes(label, num_classes, ignore_label):
+  """[B,H,W,1] mask -> [B, num_classes - 1] multi-hot of foreground classes."""
+  label = label[..., 0]
+  label = tf.where(label == ignore_label, 0, label)
+  one_hot = tf.one_hot(label, num_classes)
+  return tf.cast(tf.reduce_max(one_hot, [1, 2])[:, 1:] > 0, tf.float32)
+
+
+def _binary_entropy(p):
+  p = np.clip(p, 1e-7, 1 - 1e-7)
+  return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+
+
+def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
+                        temperature=0.5, logit_norm='global', max_batches=None):
+  """Scores the teacher's pseudo-label sources on a data set with masks.
+
+  The model runs in inference mode. Scores are at the image size (logits
+  upsampled bilinearly).
+
+  Args:
+    model: a `PseudoSegModel` with pseudoseg heads.
+    dataset: yields dicts with 'image' [B,H,W,3], 'label' [B,H,W,1] and 'valid'
+      [B,H,W] (as `datasets.input_pipeline.eval_dataset`).
+    num_classes: C.
+    ignore_label: label value not scored.
+    temperature: sharpening of the fused label (argmax is unaffected).
+    logit_norm: calibrated-fusion normalisation.
+    max_batches: stop early.
+
+  Returns:
+    dict: 'decoder_miou', 'sgc_miou', 'sgc_true_classes_miou', 'fused_miou',
+    'classifier_accuracy', 'always_absent_accuracy', 'classifier_loss',
+    'prior_entropy', 'num_images'.
+  """
+  names = ('decoder', 'sgc', 'sgc_true_classes', 'fused')
+
+  @tf.function
+  def score(batch):
+    images, label = batch['image'], batch['label']
+    present = _present_classes(label, num_classes, ignore_label)
+    out = model(images, training=False, attention_mask=batch['valid'])
+    given = model(images, training=False, attention_mask=batch['valid'],
+                  cam_classes=present)
+    fused, _ = fusion.calibrated_fusion(
+        out['logits'], out['sgc_logits'], temperature=temperature,
+        logit_norm=logit_norm, pseudo_src='avg')
+    size = tf.shape(images)[1:3]
+    cms = []
+    for scores in (out['logits'], out['sgc_logits'], given['sgc_logits'], fused):
+      prediction = tf.argmax(tf.image.resize(scores, size), -1,
+                             output_type=tf.int32)
+      cms.append(metrics.confusion_matrix(label, prediction, num_classes,
+                                          ignore_label=ignore_label))
+    predicted = tf.cast(tf.sigmoid(out['cls_logits']) >= 0.5, tf.float32)
+    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=present,
+                                                   logits=out['cls_logits'])
+    return cms, present, predicted, loss
+
+  cms = [np.zeros((num_classes, num_classes), np.int64) for _ in names]
+  present, predicted, loss = [], [], []
+  for i, batch in enumerate(dataset):
+    if max_batches is not None and i >= max_batches:
+      break
+    batch_cms, p, q, l = score(batch)
+    cms = [a + b.numpy() for a, b in zip(cms, batch_cms)]
+    present.append(p.numpy())
+    predicted.append(q.numpy())
+    loss.append(l.numpy())
+  if not present:
+    raise ValueError('The data set is empty.')
+  present, predicted = np.concatenate(present), np.concatenate(predicted)
+  report = {'%s_miou' % n: metrics.iou_from_confusion(cm)[0]
+            for n, cm in zip(names, cms)}
+  report.update(
+      classifier_accuracy=float(np.mean(predicted == present)),
+      always_absent_accuracy=float(np.mean(present == 0)),
+      classifier_loss=float(np.mean(np.concatenate(loss))),
+      prior_entropy=_binary_entropy(float(np.mean(present))),
+      num_images=int(present.shape[0]))
+  return report
+
+
+def trunk_gradient_norms(model, images, label, ignore_label=255):
+  """Gradient norms of the classification and segmentation losses on the trunk.
+
+  Args:
+    model: a `PseudoSegModel` with pseudoseg heads.
+    images: [B,H,W,3] float in [0, 1].
+    label: [B,H,W,1] int32 mask.
+    ignore_label: label value ignored by both losses.
+
+  Returns:
+    dict: 'cls_grad_norm' and 'seg_grad_norm', global norms over the backbone
+    variables that both losses reach (training mode, batch statistics).
+  """
+  num_classes = model.num_classes
+  present = _present_classes(label, num_classes, ignore_label)
+  with tf.GradientTape(persistent=True) as tape:
+    out = model(images, training=True)
+    cls = losses.multilabel_sigmoid_cross_entropy(out['cls_logits'], present)
+    seg = losses.softmax_cross_entropy_with_ignore(out['logits'], label,
+                                                   ignore_label=ignore_label)
+  variables = model.backbone.trainable_variables
+  cls_grads = tape.gradient(cls, variables)
+  seg_grads = tape.gradient(seg, variables)
+  del tape
+  shared = [(c, s) for c, s in zip(cls_grads, seg_grads)
+            if c is not None and s is not None]
+  return {
+      'cls_grad_norm': float(tf.linalg.global_norm([c for c, _ in shared])),
+      'seg_grad_norm': float(tf.linalg.global_norm([s for _, s in shared])),
+  }

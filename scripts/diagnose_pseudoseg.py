@@ -1,0 +1,87 @@
+r"""Measures why a PseudoSeg run's pseudo labels help or not (needs masks to score).
+
+Usage:
+  python scripts/diagnose_pseudoseg.py --model_dir=runs/main/seed0/pseudoseg \
+      --split=train --eval_size=128,128 [--max_batches=20] [--output_json=diag.json]
+
+Prints, for the run's latest checkpoint (inference mode, whole images of --split):
+the mIoU of the decoder, of the SGC (predicted classes / true classes) and of the
+calibrated fusion; the classifier's accuracy next to always answering "absent" and
+its loss next to the label prior's entropy; and the gradient norms that the
+classification and segmentation losses send into the shared backbone on one batch.
+"unlabeled" images of the embedded set and of VOC train_aug have masks: score them.
+"""
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from core import diagnostics  # pylint: disable=g-import-not-at-top
+from core import trainer  # pylint: disable=g-import-not-at-top
+from datasets import descriptors  # pylint: disable=g-import-not-at-top
+from datasets import input_pipeline  # pylint: disable=g-import-not-at-top
+from datasets import record_format  # pylint: disable=g-import-not-at-top
+
+_MODEL_DIR = flags.DEFINE_string('model_dir', None, 'A train_wss.py run.',
+                                 required=True)
+_RECORD_DIR = flags.DEFINE_string(
+    'record_dir', '', 'Records to score; default: the run\'s --record_dir.')
+_SPLIT = flags.DEFINE_string('split', 'train', 'Split to score (with masks).')
+_EVAL_SIZE = flags.DEFINE_list(
+    'eval_size', [], '"height,width" every image is padded to; default: each '
+    'image padded to its own size, batch 1.')
+_BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Images per batch.')
+_MAX_BATCHES = flags.DEFINE_integer('max_batches', 20, 'Batches to score.')
+_OUTPUT_JSON = flags.DEFINE_string('output_json', '', 'Also write results here.')
+
+
+def main(argv):
+  del argv
+  model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
+  if not cfg.model.pseudoseg_heads:
+    raise app.UsageError('%s is not a PseudoSeg run (no pseudoseg heads).' %
+                         _MODEL_DIR.value)
+  path = tf.train.latest_checkpoint(_MODEL_DIR.value)
+  if path is None:
+    raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
+  trainer.restore_model(model, path)
+  record_dir = _RECORD_DIR.value or cfg.data.record_dir
+  descriptor = descriptors.load_info(record_dir, default_name=cfg.data.dataset)
+  files = record_format.list_shards(record_dir, _SPLIT.value)
+  eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
+  dataset = input_pipeline.eval_dataset(
+      files, eval_size=eval_size,
+      batch_size=_BATCH_SIZE.value if eval_size else 1)
+  report = diagnostics.pseudo_label_report(
+      model, dataset, num_classes, ignore_label=descriptor.ignore_label,
+      temperature=cfg.pseudo_label.temperature,
+      logit_norm=cfg.pseudo_label.logit_norm, max_batches=_MAX_BATCHES.value)
+  batch = next(iter(dataset))
+  report.update(diagnostics.trunk_gradient_norms(
+      model, batch['image'], batch['label'],
+      ignore_label=descriptor.ignore_label))
+  report.update(checkpoint=path, split=_SPLIT.value)
+  print('%s, %d images of %s (inference mode):' % (
+      path, report['num_images'], _SPLIT.value))
+  print('  pseudo-label mIoU: decoder %.3f | SGC %.3f (true classes %.3f) | '
+        'fused %.3f' % (report['decoder_miou'], report['sgc_miou'],
+                        report['sgc_true_classes_miou'], report['fused_miou']))
+  print('  classifier: accuracy %.3f (always "absent": %.3f), loss %.3f '
+        '(prior entropy %.3f)' % (
+            report['classifier_accuracy'], report['always_absent_accuracy'],
+            report['classifier_loss'], report['prior_entropy']))
+  print('  gradient norm on the shared backbone: classification %.3f, '
+        'segmentation %.3f' % (report['cls_grad_norm'], report['seg_grad_norm']))
+  if _OUTPUT_JSON.value:
+    with open(_OUTPUT_JSON.value, 'w') as f:
+      json.dump(report, f, indent=2, sort_keys=True)
+
+
+if __name__ == '__main__':
+  app.run(main)

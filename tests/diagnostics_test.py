@@ -1,0 +1,73 @@
+"""Tests for core/diagnostics.py (tiny model, hand-made masks)."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from core import config
+from core import diagnostics
+from core import model as model_lib
+
+_CROP = 33
+_NUM_CLASSES = 4
+
+
+def _model(**overrides):
+  cfg = dataclasses.replace(config.smoke().model, pseudoseg_heads=True,
+                            **overrides)
+  return model_lib.build_model(cfg, _NUM_CLASSES, (_CROP, _CROP))
+
+
+def _batches():
+  """Two batches of 2 images; classes present: {1}, {1, 3}, {}, {2}."""
+  labels = np.zeros((4, _CROP, _CROP, 1), np.int32)
+  labels[0, :10, :10] = 1
+  labels[1, :10, :10] = 1
+  labels[1, 20:, 20:] = 3
+  labels[3, 5:15, 5:25] = 2
+  labels[:, 0, :] = 255
+  images = tf.random.stateless_uniform([4, _CROP, _CROP, 3], [1, 2])
+  data = {'image': images, 'label': tf.constant(labels),
+          'valid': tf.ones([4, _CROP, _CROP])}
+  return tf.data.Dataset.from_tensor_slices(data).batch(2)
+
+
+class DiagnosticsTest(tf.test.TestCase):
+
+  def test_binary_entropy(self):
+    self.assertAllClose(diagnostics._binary_entropy(0.5), np.log(2.0))
+    self.assertAllClose(diagnostics._binary_entropy(0.25),
+                        -(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
+
+  def test_report_counts_from_the_masks(self):
+    report = diagnostics.pseudo_label_report(_model(), _batches(), _NUM_CLASSES)
+    self.assertEqual(report['num_images'], 4)
+    # 4 of the 12 (image, class) entries are present: always-absent is right
+    # on 8 / 12, and the prior is 1/3.
+    self.assertAllClose(report['always_absent_accuracy'], 8 / 12)
+    self.assertAllClose(report['prior_entropy'],
+                        diagnostics._binary_entropy(1 / 3))
+    for name in ('decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
+                 'fused_miou', 'classifier_accuracy'):
+      self.assertBetween(report[name], 0.0, 1.0, msg=name)
+    self.assertGreater(report['classifier_loss'], 0.0)
+    # max_batches: only the first batch.
+    self.assertEqual(diagnostics.pseudo_label_report(
+        _model(), _batches(), _NUM_CLASSES, max_batches=1)['num_images'], 2)
+
+  def test_gradient_norms_follow_the_grad_scale(self):
+    batch = next(iter(_batches().unbatch().batch(4)))
+    norms = {}
+    for scale in (1.0, 0.1):
+      tf.keras.utils.set_random_seed(3)  # Same weights and dropout for both.
+      model = _model(cls_feature_grad_scale=scale, cls_dropout=0.0)
+      norms[scale] = diagnostics.trunk_gradient_norms(
+          model, batch['image'], batch['label'])
+    tf.random.set_seed(None)
+    self.assertGreater(norms[1.0]['cls_grad_norm'], 0.0)
+    self.assertGreater(norms[1.0]['seg_grad_norm'], 0.0)
+    self.assertAllClose(norms[0.1]['cls_grad_norm'],
+                        0.1 * norms[1.0]['cls_grad_norm'], rtol=1e-3)
+    self.assertAllClose(norms[0.1]['seg_grad_norm'],
+                        norms[1.0]['seg_grad_norm'], rtol=1e-3)
