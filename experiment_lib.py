@@ -100,6 +100,33 @@ def dataset_info(cfg):
   return descriptors.load_info(cfg.data.record_dir, default_name=cfg.data.dataset)
 
 
+def eval_records(cfg, num_classes, record_dir, split, model_dir):
+  """(descriptor, shard files) of the records a trained run is scored on.
+
+  Args:
+    cfg: the run's ExperimentConfig.
+    num_classes: classes the run's model predicts.
+    record_dir: records to score; '' means the run's own --record_dir.
+    split: split name.
+    model_dir: the run (for the error message).
+
+  Raises:
+    ValueError: the records have another number of classes than the model.
+  """
+  record_dir = record_dir or cfg.data.record_dir
+  descriptor = descriptors.load_info(record_dir, default_name=cfg.data.dataset)
+  if descriptor.num_classes != num_classes:
+    raise ValueError('%s has %d classes but the model in %s predicts %d.' %
+                     (record_dir, descriptor.num_classes, model_dir, num_classes))
+  return descriptor, record_format.list_shards(record_dir, split)
+
+
+def eval_dataset(files, eval_size, batch_size):
+  """Whole images padded to `eval_size` (or each to its own size, batch 1)."""
+  return input_pipeline.eval_dataset(
+      files, eval_size=eval_size, batch_size=batch_size if eval_size else 1)
+
+
 def read_ids(path):
   return splits.read_id_list(path) if path else None
 

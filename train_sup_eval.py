@@ -21,9 +21,7 @@ import tensorflow as tf
 
 from core import evaluator
 from core import trainer
-from datasets import descriptors
-from datasets import input_pipeline
-from datasets import record_format
+import experiment_lib
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -60,13 +58,8 @@ def _write_json(path, result):
 def main(argv):
   del argv
   model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
-  record_dir = _RECORD_DIR.value or cfg.data.record_dir
-  descriptor = descriptors.load_info(record_dir, default_name=cfg.data.dataset)
-  if descriptor.num_classes != num_classes:
-    raise ValueError('%s has %d classes but the model in %s predicts %d.' %
-                     (record_dir, descriptor.num_classes, _MODEL_DIR.value,
-                      num_classes))
-  files = record_format.list_shards(record_dir, _EVAL_SPLIT.value)
+  descriptor, files = experiment_lib.eval_records(
+      cfg, num_classes, _RECORD_DIR.value, _EVAL_SPLIT.value, _MODEL_DIR.value)
   eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
   scales = tuple(float(s) for s in _SCALES.value)
   writer = tf.summary.create_file_writer(os.path.join(_MODEL_DIR.value, 'eval'))
@@ -74,10 +67,7 @@ def main(argv):
   def score(path):
     trainer.restore_model(model, path)
     step = int(path.rsplit('-', 1)[-1])
-    # Without a common eval size each image is padded to its own size: batch 1.
-    dataset = input_pipeline.eval_dataset(
-        files, batch_size=_BATCH_SIZE.value if eval_size else 1,
-        eval_size=eval_size)
+    dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
     result = evaluator.evaluate(model, dataset, num_classes,
                                 ignore_label=descriptor.ignore_label,
                                 scales=scales, flip=_FLIP.value,

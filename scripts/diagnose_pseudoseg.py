@@ -24,9 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from core import diagnostics  # pylint: disable=g-import-not-at-top
 from core import trainer  # pylint: disable=g-import-not-at-top
-from datasets import descriptors  # pylint: disable=g-import-not-at-top
-from datasets import input_pipeline  # pylint: disable=g-import-not-at-top
-from datasets import record_format  # pylint: disable=g-import-not-at-top
+import experiment_lib  # pylint: disable=g-import-not-at-top
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'A train_wss.py run.',
                                  required=True)
@@ -51,13 +49,10 @@ def main(argv):
   if path is None:
     raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
   trainer.restore_model(model, path)
-  record_dir = _RECORD_DIR.value or cfg.data.record_dir
-  descriptor = descriptors.load_info(record_dir, default_name=cfg.data.dataset)
-  files = record_format.list_shards(record_dir, _SPLIT.value)
+  descriptor, files = experiment_lib.eval_records(
+      cfg, num_classes, _RECORD_DIR.value, _SPLIT.value, _MODEL_DIR.value)
   eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
-  dataset = input_pipeline.eval_dataset(
-      files, eval_size=eval_size,
-      batch_size=_BATCH_SIZE.value if eval_size else 1)
+  dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
   report = diagnostics.pseudo_label_report(
       model, dataset, num_classes, ignore_label=descriptor.ignore_label,
       temperature=cfg.pseudo_label.temperature,

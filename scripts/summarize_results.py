@@ -104,14 +104,16 @@ def main(argv):
           os.path.join(runs_dir, run)).items():
         per_score[name].append(value)
   if any(v for per_score in scores.values() for v in per_score.values()):
-    score_lines = ['| run | ' + ' | '.join(t for _, t in PSEUDO_LABEL_SCORES) +
+    score_lines = ['', 'Teacher on the unlabeled crops at the end of training '
+                   '(mIoU vs. their hidden masks):',
+                   '| run | ' + ' | '.join(t for _, t in PSEUDO_LABEL_SCORES) +
                    ' |', '|' + '---|' * (len(PSEUDO_LABEL_SCORES) + 1)]
     for run, per_score in scores.items():
       score_lines.append('| %s | ' % dict(COLUMNS)[run] + ' | '.join(
           _cell(per_score[name]) for name, _ in PSEUDO_LABEL_SCORES) + ' |')
-    text += ('\n\nTeacher on the unlabeled crops at the end of training '
-             '(mIoU vs. their hidden masks):\n' + '\n'.join(score_lines))
-    print('\n'.join(text.split('\n')[len(lines):]))
+    score_text = '\n'.join(score_lines)
+    print(score_text)
+    text += '\n' + score_text
   sup, wss = table['sup_few']['last'], table['pseudoseg']['last']
   if sup and len(sup) == len(wss):
     gains = np.array(wss) - np.array(sup)

@@ -1,6 +1,8 @@
-"""Tests for experiment_lib: seeded initialisation that leaves no global seed."""
+"""Tests for experiment_lib: seeded initialisation that leaves no global seed; the
+records a trained run is scored on."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from tensorflow.python.framework import random_seed
 
@@ -30,6 +32,23 @@ class BuildModelTest(tf.test.TestCase):
     self.assertFalse(all(np.array_equal(x, y) for x, y in zip(a, c)))
     # The input pipeline's per-epoch shuffle seeds break under a global seed.
     self.assertEqual(random_seed.get_seed(None), (None, None))
+
+
+class TestEvalRecords:
+  """eval_records / eval_dataset on the session's tiny records."""
+
+  def test_run_records_and_class_check(self, tiny_records):
+    cfg = config.replace(config.smoke(),
+                         data=dict(record_dir=tiny_records.record_dir))
+    descriptor, files = experiment_lib.eval_records(
+        cfg, tiny_records.num_classes, '', 'val', 'RUN')
+    assert descriptor.num_classes == tiny_records.num_classes
+    assert files and all('val-' in f for f in files)
+    sizes = [int(b['image'].shape[0])
+             for b in experiment_lib.eval_dataset(files, None, 8)]
+    assert sizes == [1] * tiny_records.num_val  # Batch 1 without an eval size.
+    with pytest.raises(ValueError, match='predicts 3'):
+      experiment_lib.eval_records(cfg, 3, tiny_records.record_dir, 'val', 'RUN')
 
 
 if __name__ == '__main__':
