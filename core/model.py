@@ -177,6 +177,17 @@ class PseudoSegModel(tf.keras.Model):
   def num_classes(self) -> int:
     return self._num_classes
 
+  def backbone_endpoints(self, images, training=False):
+    """The backbone's feature maps: {level key: [batch, h, w, depth]}.
+
+    Args:
+      images: [batch, height, width, 3] float in [0, 1] (normalised here).
+      training: bool, batch-norm mode.
+    """
+    images = tf.cast(images, tf.float32)
+    x = (images - tf.constant(_MEAN)) / tf.constant(_STDDEV)
+    return self.backbone(x, training=training)
+
   def call(self, images, training=False, cam_classes=None,
            attention_mask=None):
     """Runs the network.
@@ -200,9 +211,7 @@ class PseudoSegModel(tf.keras.Model):
         'cam': [batch, h, w, K] normalised CAM in [0, 1], detached.
         'sgc_logits': [batch, h, w, C] SGC logits.
     """
-    images = tf.cast(images, tf.float32)
-    x = (images - tf.constant(_MEAN)) / tf.constant(_STDDEV)
-    endpoints = self.backbone(x, training=training)
+    endpoints = self.backbone_endpoints(images, training=training)
     decoded = self.decoder(endpoints, training=training)
     logits = self.head((endpoints, decoded), training=training)
     outputs = {'logits': tf.cast(logits, tf.float32)}

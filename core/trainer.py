@@ -185,6 +185,7 @@ class TrainLoop(object):
     self._cfg = train_cfg
     self._images_per_step = images_per_step
     self._image_summary_fn = image_summary_fn
+    self._vis_fn = None
     self._metrics = {}
     self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     self._manager = tf.train.CheckpointManager(
@@ -232,13 +233,16 @@ class TrainLoop(object):
   def _image_summaries(self, iterator, step):
     if self._image_summary_fn is None:
       return
-    fn = self._image_summary_fn
+    if self._vis_fn is None:
+      fn = self._image_summary_fn
 
-    @tf.function
-    def vis(batch):
-      return self._strategy.run(fn, args=(batch,))
+      # Built once: a new tf.function per call would retrace the model each time.
+      @tf.function
+      def vis(batch):
+        return self._strategy.run(fn, args=(batch,))
+      self._vis_fn = vis
 
-    pictures = vis(next(iterator))
+    pictures = self._vis_fn(next(iterator))
     with self._writer.as_default(step=step):
       for name, value in pictures.items():
         local = self._strategy.experimental_local_results(value)[0]

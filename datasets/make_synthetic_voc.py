@@ -8,7 +8,8 @@ Run from the repository root:
 Expected: OUTPUT_ROOT/VOCdevkit/VOC2012/ with JPEGImages/, SegmentationClass/ (palette
 PNGs, 255 on class boundaries), ImageSets/Segmentation/{train,val,trainval}.txt and
 dataset_info.json, in about 10 s for 1200 images at 128 px on one core. The same seed
-writes byte-identical files. See datasets/synthetic.py for what the scenes contain.
+writes byte-identical files. See datasets/synthetic.py for what the scenes contain;
+--texture_set=source writes the pretraining set (other classes, same kind of scenes).
 """
 
 import os
@@ -31,6 +32,10 @@ _NUM_VAL = flags.DEFINE_integer(
 _IMAGE_SIZE = flags.DEFINE_integer(
     'image_size', synthetic.DEFAULT_IMAGE_SIZE, 'Side of the square images (px).')
 _SEED = flags.DEFINE_integer('seed', 0, 'Base seed; same seed, same bytes.')
+_TEXTURE_SET = flags.DEFINE_enum(
+    'texture_set', 'target', sorted(synthetic.TEXTURE_SETS),
+    "'target': the embedded benchmark; 'source': other texture families, for "
+    'pretraining a backbone (scripts/pretrain_source.sh).')
 
 flags.mark_flag_as_required('output_root')
 
@@ -40,7 +45,8 @@ def main(argv):
   start = time.time()
   voc_root, descriptor = synthetic.generate_voc_layout(
       _OUTPUT_ROOT.value, num_train=_NUM_TRAIN.value, num_val=_NUM_VAL.value,
-      image_size=_IMAGE_SIZE.value, seed=_SEED.value)
+      image_size=_IMAGE_SIZE.value, seed=_SEED.value,
+      texture_set=_TEXTURE_SET.value)
   logging.info('Wrote %s (%s, %d classes) in %.1f s.', voc_root,
                descriptor.splits_to_sizes, descriptor.num_classes,
                time.time() - start)

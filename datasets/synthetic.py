@@ -27,10 +27,18 @@ pixels along every boundary between different classes.
 
 Generation is deterministic given a seed: image `i` of a split depends only on
 (seed, split, i), not on the sizes of the splits.
+
+A second texture set, 'source', draws the same kind of scenes (backgrounds, outlines,
+distractors, colours) with six *other* texture families: zigzag, bricks, spiral, plus
+signs, fish scales and basket weave. It is the embedded stand-in for ImageNet: a
+backbone pretrained on it (scripts/pretrain_source.sh) has seen textured objects, but
+none of the target classes, their textures or the target images.
 """
 
 import colorsys
+import dataclasses
 import os
+from typing import Tuple
 
 import numpy as np
 from PIL import Image
@@ -41,14 +49,18 @@ NAME = 'synthetic'
 CLASS_NAMES = ('background', 'stripes', 'dots', 'checker', 'rings',
                'crosshatch', 'grain')
 NUM_CLASSES = len(CLASS_NAMES)
+SOURCE_NAME = 'synthetic_source'
+SOURCE_CLASS_NAMES = ('background', 'zigzag', 'bricks', 'spiral', 'plus',
+                      'scales', 'weave')
 IGNORE_LABEL = 255
 DEFAULT_IMAGE_SIZE = 128
 DEFAULT_NUM_TRAIN = 1000
 DEFAULT_NUM_VAL = 200
 JPEG_QUALITY = 90
 
-# Hue each foreground class prefers (index = class id - 1).
+# Hue each foreground class prefers (index = class id - 1), per texture set.
 _CLASS_HUES = (0.0, 0.15, 0.33, 0.5, 0.62, 0.8)
+_SOURCE_CLASS_HUES = (0.07, 0.24, 0.42, 0.56, 0.7, 0.9)
 # Probability that an object takes its class's preferred hue rather than any hue.
 _PREFERRED_HUE_PROB = 0.6
 _HUE_SPREAD = 0.08
@@ -56,6 +68,8 @@ _HUE_SPREAD = 0.08
 _PREFERRED_SHAPE_PROB = 0.6
 _SHAPES = ('ellipse', 'roundsquare', 'diamond', 'circle', 'triangle', 'star', 'blob')
 _CLASS_SHAPES = ('ellipse', 'roundsquare', 'diamond', 'circle', 'triangle', 'star')
+_SOURCE_CLASS_SHAPES = ('star', 'triangle', 'circle', 'diamond', 'ellipse',
+                        'roundsquare')
 _DISTRACTOR_TEXTURES = ('flat', 'blotch', 'wave')
 _SPLIT_CODES = {'train': 0, 'val': 1}
 
@@ -64,6 +78,32 @@ DESCRIPTOR = descriptors.DatasetDescriptor(
     splits_to_sizes={'train': DEFAULT_NUM_TRAIN, 'val': DEFAULT_NUM_VAL,
                      'trainval': DEFAULT_NUM_TRAIN + DEFAULT_NUM_VAL})
 descriptors.register(DESCRIPTOR)
+SOURCE_DESCRIPTOR = descriptors.DatasetDescriptor(
+    name=SOURCE_NAME, num_classes=len(SOURCE_CLASS_NAMES),
+    class_names=SOURCE_CLASS_NAMES,
+    splits_to_sizes=dict(DESCRIPTOR.splits_to_sizes))
+descriptors.register(SOURCE_DESCRIPTOR)
+
+
+@dataclasses.dataclass(frozen=True)
+class _TextureSet:
+  descriptor: descriptors.DatasetDescriptor
+  hues: Tuple[float, ...]
+  shapes: Tuple[str, ...]
+
+
+TEXTURE_SETS = {
+    'target': _TextureSet(DESCRIPTOR, _CLASS_HUES, _CLASS_SHAPES),
+    'source': _TextureSet(SOURCE_DESCRIPTOR, _SOURCE_CLASS_HUES,
+                          _SOURCE_CLASS_SHAPES),
+}
+
+
+def _texture_set(name):
+  if name not in TEXTURE_SETS:
+    raise ValueError('texture_set must be one of %s, got %r' %
+                     (sorted(TEXTURE_SETS), name))
+  return TEXTURE_SETS[name]
 
 
 def _hsv(h, s, v):
@@ -101,12 +141,12 @@ def _square_wave(x, sharpness):
   return 0.5 + 0.5 * np.clip(sharpness * np.sin(2 * np.pi * x), -1.0, 1.0)
 
 
-def _class_texture(rng, class_id, u, v, scale):
+def _class_texture(rng, name, u, v, scale):
   """Texture of a foreground class in [0, 1] on object-frame coordinates (px).
 
   Args:
     rng: np.random.Generator.
-    class_id: 1..NUM_CLASSES-1.
+    name: a foreground class name of either texture set.
     u: [h, w] float32 coordinates along the texture's first axis, in pixels.
     v: [h, w] float32 coordinates along its second axis.
     scale: image_size / 128.
@@ -114,7 +154,6 @@ def _class_texture(rng, class_id, u, v, scale):
   Returns:
     [h, w] float32 pattern in [0, 1].
   """
-  name = CLASS_NAMES[class_id]
   sharp = rng.uniform(2.0, 6.0)
   if name == 'stripes':
     period = rng.uniform(5.0, 10.0) * scale
@@ -157,7 +196,55 @@ def _class_texture(rng, class_id, u, v, scale):
     noise = np.repeat(np.repeat(noise, cell, 0), cell, 1)[:h, :w]
     density = rng.uniform(0.3, 0.6)
     return (noise < density).astype(np.float32)
-  raise ValueError('Unknown class %d' % class_id)
+  return _source_texture(rng, name, u, v, scale, sharp)
+
+
+def _source_texture(rng, name, u, v, scale, sharp):
+  """The source set's textures; same contract as `_class_texture`."""
+  if name == 'zigzag':
+    period = rng.uniform(6.0, 11.0) * scale
+    zig = 2.0 * np.abs((v / rng.uniform(8.0, 16.0) / scale) % 1.0 - 0.5)
+    return _square_wave(u / period + rng.uniform(0.4, 1.0) * zig + rng.random(),
+                        sharp)
+  if name == 'bricks':
+    height = rng.uniform(5.0, 9.0) * scale
+    length = height * rng.uniform(1.8, 3.0)
+    mortar = rng.uniform(1.0, 2.0) * scale
+    row = np.floor(v / height)
+    du = ((u / length + 0.5 * (row % 2)) % 1.0) * length
+    dv = (v % height)
+    gap = np.minimum(np.minimum(du, length - du), np.minimum(dv, height - dv))
+    return np.clip(gap - mortar / 2 + 0.5, 0.0, 1.0)
+  if name == 'spiral':
+    period = rng.uniform(6.0, 11.0) * scale
+    r = np.sqrt(u * u + v * v)
+    arms = rng.integers(1, 4)
+    return _square_wave(r / period + arms * np.arctan2(v, u) / (2 * np.pi) +
+                        rng.random(), sharp)
+  if name == 'plus':
+    pitch = rng.uniform(7.0, 12.0) * scale
+    arm = rng.uniform(0.28, 0.4) * pitch
+    width = rng.uniform(1.2, 2.2) * scale
+    du = np.abs((u / pitch + rng.random()) % 1.0 - 0.5) * pitch
+    dv = np.abs((v / pitch + rng.random()) % 1.0 - 0.5) * pitch
+    bar_a = np.minimum(width / 2 - du + 0.5, arm - dv + 0.5)
+    bar_b = np.minimum(width / 2 - dv + 0.5, arm - du + 0.5)
+    return np.clip(np.maximum(bar_a, bar_b), 0.0, 1.0)
+  if name == 'scales':
+    pitch = rng.uniform(7.0, 12.0) * scale
+    row = np.floor(v / pitch)
+    du = (u / pitch + 0.5 * (row % 2)) % 1.0 - 0.5
+    dv = (v / pitch) % 1.0
+    # Arcs of circles centred on each cell's top edge: a fish-scale outline.
+    r = np.sqrt(du * du + dv * dv) * pitch
+    return _square_wave(r / pitch * 2.0, sharp)
+  if name == 'weave':
+    block = rng.uniform(8.0, 14.0) * scale
+    lines = rng.integers(2, 4)
+    parity = (np.floor(u / block) + np.floor(v / block)) % 2
+    along = np.where(parity > 0, u, v)
+    return _square_wave(along / block * lines + rng.random(), sharp)
+  raise ValueError('Unknown class %r' % name)
 
 
 def _distractor_texture(rng, kind, u, v, scale):
@@ -218,7 +305,8 @@ def _shape_radius(rng, shape, theta, u, v):
   return rho / np.maximum(bound, 1e-3)
 
 
-def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale):
+def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale,
+                 hues=_CLASS_HUES):
   """Draws one object or distractor over `image` and `label` in place.
 
   Args:
@@ -229,6 +317,7 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale):
     texture_fn: fn(u, v) -> [h, w] pattern in [0, 1] on texture-frame pixels.
     shape: one of _SHAPES.
     scale: image_size / 128.
+    hues: the hue each foreground class prefers (index = class id - 1).
   """
   size = label.shape[0]
   # Log-uniform radius: many small objects, some spanning most of the image.
@@ -257,7 +346,7 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale):
   pattern = texture_fn(ct * dx + st * dy, -st * dx + ct * dy).astype(np.float32)
   if layer_class > 0:
     if rng.random() < _PREFERRED_HUE_PROB:
-      hue = _CLASS_HUES[layer_class - 1] + rng.uniform(-_HUE_SPREAD, _HUE_SPREAD)
+      hue = hues[layer_class - 1] + rng.uniform(-_HUE_SPREAD, _HUE_SPREAD)
     else:
       hue = rng.random()
   else:
@@ -315,19 +404,24 @@ def ignore_boundaries(label, ignore_label=IGNORE_LABEL):
   return out
 
 
-def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True):
+def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
+                   texture_set='target'):
   """Draws one scene.
 
   Args:
     rng: np.random.Generator (or an int seed).
     image_size: side of the square image in pixels.
     ignore_band: whether to mark class boundaries with IGNORE_LABEL.
+    texture_set: 'target' (the embedded benchmark's classes) or 'source' (the
+      pretraining set's; module docstring).
 
   Returns:
     image: [image_size, image_size, 3] uint8 RGB.
     label: [image_size, image_size] uint8 class ids in [0, NUM_CLASSES) or
       IGNORE_LABEL.
   """
+  tex = _texture_set(texture_set)
+  class_names = tex.descriptor.class_names
   rng = np.random.default_rng(rng)
   scale = image_size / 128.0
   image = _background(rng, image_size, scale)
@@ -338,13 +432,13 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True):
   rng.shuffle(layers)
   for is_object in layers:
     if is_object:
-      class_id = int(rng.integers(1, NUM_CLASSES))
+      class_id = int(rng.integers(1, len(class_names)))
       if rng.random() < _PREFERRED_SHAPE_PROB:
-        shape = _CLASS_SHAPES[class_id - 1]
+        shape = tex.shapes[class_id - 1]
       else:
         shape = _SHAPES[rng.integers(len(_SHAPES))]
       sub = np.random.default_rng(rng.integers(1 << 62))
-      texture_fn = (lambda u, v, c=class_id, r=sub:
+      texture_fn = (lambda u, v, c=class_names[class_id], r=sub:
                     _class_texture(r, c, u, v, scale))
     else:
       class_id = 0
@@ -353,7 +447,8 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True):
       sub = np.random.default_rng(rng.integers(1 << 62))
       texture_fn = (lambda u, v, k=kind, r=sub:
                     _distractor_texture(r, k, u, v, scale))
-    _paint_layer(rng, image, label, class_id, texture_fn, shape, scale)
+    _paint_layer(rng, image, label, class_id, texture_fn, shape, scale,
+                 tex.hues)
   # Global photometric variation and sensor noise.
   image = (image - 0.5) * rng.uniform(0.8, 1.1) + 0.5 + rng.uniform(-0.08, 0.08)
   image = image + rng.normal(0.0, rng.uniform(0.005, 0.03), image.shape)
@@ -380,7 +475,7 @@ def _write_palette_png(path, label):
 
 def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
                         num_val=DEFAULT_NUM_VAL, image_size=DEFAULT_IMAGE_SIZE,
-                        seed=0):
+                        seed=0, texture_set='target'):
   """Writes the synthetic set in the PASCAL VOC 2012 directory layout.
 
   Creates, under `output_root/VOCdevkit/VOC2012/`:
@@ -388,7 +483,8 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
     SegmentationClass/ID.png      palette PNG (mode 'P', VOC colours) of class ids,
                                   255 on class boundaries
     ImageSets/Segmentation/{train,val,trainval}.txt   one ID a line
-    dataset_info.json             the 'synthetic' descriptor with these split sizes
+    dataset_info.json             the texture set's descriptor ('synthetic' or
+                                  'synthetic_source') with these split sizes
 
   Args:
     output_root: directory to write into (created if missing).
@@ -396,6 +492,7 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
     num_val: images in the val split.
     image_size: side of the square images in pixels.
     seed: base seed; the same seed gives byte-identical files.
+    texture_set: 'target' or 'source' (module docstring).
 
   Returns:
     (voc_root, descriptor): the VOC2012 directory and the descriptor written there.
@@ -405,6 +502,7 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
                      (num_train, num_val))
   if image_size < 32:
     raise ValueError('image_size must be >= 32, got %d' % image_size)
+  tex = _texture_set(texture_set)
   voc_root = os.path.join(output_root, 'VOCdevkit', 'VOC2012')
   image_dir = os.path.join(voc_root, 'JPEGImages')
   label_dir = os.path.join(voc_root, 'SegmentationClass')
@@ -415,7 +513,8 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
   for split, count in (('train', num_train), ('val', num_val)):
     ids[split] = []
     for i in range(count):
-      image, label = generate_scene(scene_rng(seed, split, i), image_size)
+      image, label = generate_scene(scene_rng(seed, split, i), image_size,
+                                    texture_set=texture_set)
       name = image_id(split, i)
       Image.fromarray(image).save(os.path.join(image_dir, name + '.jpg'),
                                   quality=JPEG_QUALITY)
@@ -425,7 +524,7 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
   for split, names in ids.items():
     with open(os.path.join(list_dir, split + '.txt'), 'w') as f:
       f.write(''.join(n + '\n' for n in names))
-  descriptor = DESCRIPTOR.with_split_sizes(
+  descriptor = tex.descriptor.with_split_sizes(
       {split: len(names) for split, names in ids.items()})
   descriptors.write_info(voc_root, descriptor)
   return voc_root, descriptor

@@ -4,11 +4,15 @@ Usage:
   python scripts/diagnose_pseudoseg.py --model_dir=runs/main/seed0/pseudoseg \
       --split=train --eval_size=128,128 [--max_batches=20] [--output_json=diag.json]
 
-Prints, for the run's latest checkpoint (inference mode, whole images of --split):
+Prints, for the run's latest checkpoint (inference mode, whole images of --split;
+a train_sup.py run gets the last part only):
 the mIoU of the decoder, of the SGC (predicted classes / true classes) and of the
 calibrated fusion; the classifier's accuracy next to always answering "absent" and
 its loss next to the label prior's entropy; and the gradient norms that the
-classification and segmentation losses send into the shared backbone on one batch.
+classification and segmentation losses send into the shared backbone on one batch;
+and, per backbone level, how well a linear probe tells the classes apart from that
+level's features (core/feature_probe.py): the classifier, CAM and SGC read the last
+level, so if it cannot tell the classes apart they cannot either.
 "unlabeled" images of the embedded set and of VOC train_aug have masks: score them.
 """
 
@@ -23,10 +27,12 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from core import diagnostics  # pylint: disable=g-import-not-at-top
+from core import feature_probe  # pylint: disable=g-import-not-at-top
 from core import trainer  # pylint: disable=g-import-not-at-top
 import experiment_lib  # pylint: disable=g-import-not-at-top
 
-_MODEL_DIR = flags.DEFINE_string('model_dir', None, 'A train_wss.py run.',
+_MODEL_DIR = flags.DEFINE_string('model_dir', None,
+                                 'A train_wss.py run (or train_sup.py: probe only).',
                                  required=True)
 _RECORD_DIR = flags.DEFINE_string(
     'record_dir', '', 'Records to score; default: the run\'s --record_dir.')
@@ -39,31 +45,7 @@ _MAX_BATCHES = flags.DEFINE_integer('max_batches', 20, 'Batches to score.')
 _OUTPUT_JSON = flags.DEFINE_string('output_json', '', 'Also write results here.')
 
 
-def main(argv):
-  del argv
-  model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
-  if not cfg.model.pseudoseg_heads:
-    raise app.UsageError('%s is not a PseudoSeg run (no pseudoseg heads).' %
-                         _MODEL_DIR.value)
-  path = tf.train.latest_checkpoint(_MODEL_DIR.value)
-  if path is None:
-    raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
-  trainer.restore_model(model, path)
-  descriptor, files = experiment_lib.eval_records(
-      cfg, num_classes, _RECORD_DIR.value, _SPLIT.value, _MODEL_DIR.value)
-  eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
-  dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
-  report = diagnostics.pseudo_label_report(
-      model, dataset, num_classes, ignore_label=descriptor.ignore_label,
-      temperature=cfg.pseudo_label.temperature,
-      logit_norm=cfg.pseudo_label.logit_norm, max_batches=_MAX_BATCHES.value)
-  batch = next(iter(dataset))
-  report.update(diagnostics.trunk_gradient_norms(
-      model, batch['image'], batch['label'],
-      ignore_label=descriptor.ignore_label))
-  report.update(checkpoint=path, split=_SPLIT.value)
-  print('%s, %d images of %s (inference mode):' % (
-      path, report['num_images'], _SPLIT.value))
+def _print_pseudo_label_report(report):
   print('  pseudo-label mIoU: decoder %.3f | SGC %.3f (true classes %.3f) | '
         'fused %.3f' % (report['decoder_miou'], report['sgc_miou'],
                         report['sgc_true_classes_miou'], report['fused_miou']))
@@ -73,6 +55,51 @@ def main(argv):
             report['classifier_loss'], report['prior_entropy']))
   print('  gradient norm on the shared backbone: classification %.3f, '
         'segmentation %.3f' % (report['cls_grad_norm'], report['seg_grad_norm']))
+
+
+def _print_probe(probe, num_classes, cam_level):
+  print('  class identity per backbone level (linear probe on cells >= 75%% one '
+        'class, fit on even images, scored on odd; foreground cells: is the best '
+        'foreground class theirs? chance 1/%d):' % (num_classes - 1))
+  for key, result in probe.items():
+    print('    level %s (stride %d, %d ch)%s: foreground cells %.3f, all cells '
+          '%.3f (all background: %.3f), %d cells scored' % (
+              key, result['stride'], result['depth'],
+              ' = CAM/SGC features' if key == cam_level else '',
+              result['foreground_accuracy'], result['accuracy'],
+              result['background_share'], result['num_test']))
+
+
+def main(argv):
+  del argv
+  model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
+  path = tf.train.latest_checkpoint(_MODEL_DIR.value)
+  if path is None:
+    raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
+  trainer.restore_model(model, path)
+  descriptor, files = experiment_lib.eval_records(
+      cfg, num_classes, _RECORD_DIR.value, _SPLIT.value, _MODEL_DIR.value)
+  eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
+  dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
+  report = {'checkpoint': path, 'split': _SPLIT.value}
+  # Supervised runs have no classifier, CAM or SGC: only the probe applies.
+  if cfg.model.pseudoseg_heads:
+    report.update(diagnostics.pseudo_label_report(
+        model, dataset, num_classes, ignore_label=descriptor.ignore_label,
+        temperature=cfg.pseudo_label.temperature,
+        logit_norm=cfg.pseudo_label.logit_norm, max_batches=_MAX_BATCHES.value))
+    batch = next(iter(dataset))
+    report.update(diagnostics.trunk_gradient_norms(
+        model, batch['image'], batch['label'],
+        ignore_label=descriptor.ignore_label))
+  probe = feature_probe.class_identity_probe(
+      model, dataset, num_classes, ignore_label=descriptor.ignore_label,
+      max_batches=_MAX_BATCHES.value)
+  report['feature_probe'] = probe
+  print('%s, %s (inference mode):' % (path, _SPLIT.value))
+  if cfg.model.pseudoseg_heads:
+    _print_pseudo_label_report(report)
+  _print_probe(probe, num_classes, model.cam_level)
   if _OUTPUT_JSON.value:
     with open(_OUTPUT_JSON.value, 'w') as f:
       json.dump(report, f, indent=2, sort_keys=True)

@@ -7,6 +7,8 @@
 # hidden masks (TensorBoard metrics/decoder_miou, sgc_miou, pseudo_miou; never a loss).
 #
 # Usage: bash scripts/main_job.sh [SEED]      (after bash scripts/setup.sh)
+# EXTRA_FLAGS go to every run, e.g. EXTRA_FLAGS=--init_checkpoint=runs/source_pretrain
+# (a backbone from scripts/pretrain_source.sh).
 # Prints a progress line all the way and, at the end, the results table (also written
 # to $OUT/results.md and $OUT/results.json). See README.md for the expected numbers.
 set -euo pipefail
@@ -20,12 +22,8 @@ NUM_LABELED="${NUM_LABELED:-20}"
 SUP_STEPS="${SUP_STEPS:-600}"
 WSS_STEPS="${WSS_STEPS:-600}"
 FULL_STEPS="${FULL_STEPS:-1500}"
-COMMON=(--backbone=mobilenet_v2 --width_multiplier=0.5 --output_stride=16
-        --aspp_filters=64 --decoder_filters=64 --low_level_filters=24 --sgc_dim=32
-        --crop_size=96,96 --min_scale=0.75 --max_scale=1.25 --scale_step=0.25
-        --batch_size=8 --base_learning_rate=0.1 --weight_decay=1e-5 --warmup_steps=50
-        --steps_per_loop=25 --checkpoint_every=200 --summary_every=50
-        --image_summary_every=300 --seed="${SEED}" --record_dir="${DATA}/tfrecord")
+source scripts/embedded_flags.sh
+COMMON=("${EMBEDDED_FLAGS[@]}" --seed="${SEED}" --record_dir="${DATA}/tfrecord")
 
 if [ ! -f "${DATA}/tfrecord/dataset_info.json" ]; then
   echo "== generating the embedded data set in ${DATA}"

@@ -90,6 +90,21 @@ class EvalTest(tf.test.TestCase):
     tags = event_tags(os.path.join(self.model_dir, 'eval'))
     self.assertEqual(tags.get('eval/miou'), 'scalars')
 
+  def test_diagnose_probes_a_supervised_run(self):
+    # No classifier, CAM or SGC in a train_sup.py run: only the feature probe.
+    output = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'd.json')
+    proc = self.binaries.run_ok('scripts/diagnose_pseudoseg.py',
+                                model_dir=self.model_dir, split='train',
+                                eval_size='64,64', output_json=output)
+    self.assertIn('class identity per backbone level', proc.stdout)
+    self.assertRegex(proc.stdout, r'= CAM/SGC features: foreground cells')
+    self.assertNotIn('pseudo-label mIoU', proc.stdout)
+    with open(output) as f:
+      probe = json.load(f)['feature_probe']
+    self.assertNotEmpty(probe)
+    for result in probe.values():
+      self.assertBetween(result['accuracy'], 0.0, 1.0)
+
 
 class ExportTest(tf.test.TestCase):
 
@@ -155,6 +170,8 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
         report = json.load(f)
       self.assertEqual(report['num_images'], 2)  # Batch 1 without --eval_size.
       self.assertGreater(report['seg_grad_norm'], 0.0)
+      self.assertIn('class identity per backbone level', proc.stdout)
+      self.assertNotEmpty(report['feature_probe'])
     pictures = [t for t, plugin in tags.items() if plugin == 'images']
     self.assertNotEmpty(pictures, msg=str(tags))
 

@@ -79,6 +79,13 @@ def _python(script, *args, **kwargs):
               _env(), **kwargs)
 
 
+def _embedded_flags():
+  """The EMBEDDED_FLAGS array of scripts/embedded_flags.sh."""
+  proc = _run_ok(['bash', '-c', 'source scripts/embedded_flags.sh && '
+                  'printf "%s\\n" "${EMBEDDED_FLAGS[@]}"'], _env(), 60)
+  return proc.stdout.split()
+
+
 def _load(path):
   with open(path) as f:
     return json.load(f)
@@ -362,6 +369,25 @@ class TestShellScripts:
     table = _load(os.path.join(out, 'results.json'))['miou']
     for run in RUNS:
       assert len(table[run]['last']) == 1, run
+
+  def test_pretrain_source(self, tiny_records, tmp_path):
+    data, out = str(tmp_path / 'source'), str(tmp_path / 'pretrained')
+    proc = _bash('pretrain_source.sh', out, DATA=data, NUM_TRAIN=4, NUM_VAL=2,
+                 STEPS=2, EXTRA_FLAGS=TINY_MODEL)
+    assert '== generating the source data set' in proc.stdout
+    info = _load(os.path.join(data, 'tfrecord', 'dataset_info.json'))
+    assert info['name'] == 'synthetic_source'
+    assert info['splits_to_sizes'] == {'train': 4, 'val': 2}
+    assert _load(os.path.join(out, 'eval.json'))['step'] == 2
+    assert 'Backbone for --init_checkpoint: %s' % out in proc.stdout
+    # Its backbone initialises a run on other data (other classes, same model).
+    run = str(tmp_path / 'target')
+    proc = _run_ok([sys.executable, os.path.join(ROOT, 'train_sup.py'),
+                    '--record_dir=' + tiny_records.record_dir,
+                    '--model_dir=' + run, '--init_checkpoint=' + out,
+                    '--train_steps=1'] + _embedded_flags() + TINY_MODEL.split(),
+                   _env())
+    assert 'Backbone initialised from %s' % out in proc.stdout
 
   def test_run_seeds(self, tmp_path):
     """run_seeds.sh's own logic, with main_job.sh replaced by a stub.

@@ -76,6 +76,28 @@ class SyntheticSceneTest(tf.test.TestCase):
     self.assertEqual(d.num_classes, synthetic.NUM_CLASSES)
     self.assertEqual(d.class_names[0], 'background')
     self.assertEqual(d.ignore_label, 255)
+    source = descriptors.get_descriptor('synthetic_source')
+    self.assertEqual(source.class_names, synthetic.SOURCE_CLASS_NAMES)
+    # The pretraining set shares no class with the benchmark.
+    self.assertEqual(set(source.class_names) & set(d.class_names),
+                     {'background'})
+
+  def test_source_texture_set(self):
+    rng = lambda i: synthetic.scene_rng(0, 'train', i)  # pylint: disable=g-long-lambda
+    default = synthetic.generate_scene(rng(1), 64)
+    target = synthetic.generate_scene(rng(1), 64, texture_set='target')
+    source = synthetic.generate_scene(rng(1), 64, texture_set='source')
+    self.assertAllEqual(default[0], target[0])
+    self.assertNotAllEqual(source[0], target[0])
+    counts = np.zeros(256, np.int64)
+    for i in range(60):
+      _, label = synthetic.generate_scene(rng(i), 64, texture_set='source')
+      counts += np.bincount(label.ravel(), minlength=256)
+    for c, name in enumerate(synthetic.SOURCE_CLASS_NAMES):
+      self.assertGreater(counts[c], 0, name)
+    self.assertEqual(counts[len(synthetic.SOURCE_CLASS_NAMES):255].sum(), 0)
+    with self.assertRaisesRegex(ValueError, 'texture_set.*imagenet'):
+      synthetic.generate_scene(rng(0), 64, texture_set='imagenet')
 
 
 class VocLayoutTest(tf.test.TestCase):
@@ -160,6 +182,19 @@ class VocLayoutTest(tf.test.TestCase):
     voc_root = os.path.join(out, 'VOCdevkit', 'VOC2012')
     self.assertEqual(descriptors.load_info(voc_root).splits_to_sizes,
                      {'train': 2, 'val': 1, 'trainval': 3})
+    self.assertEqual(descriptors.load_info(voc_root).name, 'synthetic')
+
+  def test_script_source_set(self):
+    out = os.path.join(self.get_temp_dir(), 'source')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    subprocess.run(
+        [sys.executable, os.path.join('datasets', 'make_synthetic_voc.py'),
+         '--output_root=' + out, '--num_train=2', '--num_val=1',
+         '--image_size=48', '--texture_set=source'],
+        cwd=_REPO_ROOT, env=env, check=True, capture_output=True)
+    info = descriptors.load_info(os.path.join(out, 'VOCdevkit', 'VOC2012'))
+    self.assertEqual(info.name, 'synthetic_source')
+    self.assertEqual(info.class_names, synthetic.SOURCE_CLASS_NAMES)
 
 
 if __name__ == '__main__':

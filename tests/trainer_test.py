@@ -102,6 +102,29 @@ class ResumeTest(tf.test.TestCase):
     self.assertEqual(third_starts, [])
     self.assertEqual(int(optimizer.iterations.numpy()), 4)
 
+  def test_pictures_traced_once(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    cfg = _smoke_cfg(self.records, model_dir, train_steps=6)
+    cfg = config.replace(cfg, train=dict(steps_per_loop=2,
+                                         image_summary_every=2))
+    loop, _, _ = _supervised_loop(cfg, [])
+    calls = []
+
+    def pictures(batch):
+      calls.append(1)  # Python side effect: runs once per trace.
+      return {'crop': batch['image']}
+
+    loop._image_summary_fn = pictures
+    loop.run(train_steps.SUPERVISED_METRICS)
+    self.assertLen(calls, 1)
+    self.assertEqual(loop._vis_fn.experimental_get_tracing_count(), 1)
+    written = []
+    for path in tf.io.gfile.glob(os.path.join(model_dir, 'train', 'events*')):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        written += [(event.step, v.tag) for v in event.summary.value
+                    if v.tag == 'crop']
+    self.assertEqual(sorted(written), [(2, 'crop'), (4, 'crop'), (6, 'crop')])
+
   def test_start_step_skips_the_examples_already_seen(self):
     cfg = _smoke_cfg(self.records, tempfile.mkdtemp(dir=self.get_temp_dir()))
     descriptor = experiment_lib.dataset_info(cfg)
