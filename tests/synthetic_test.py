@@ -30,6 +30,27 @@ def _tree_bytes(root):
   return out
 
 
+def _label_counts(texture_set='target', num_scenes=60):
+  """Pixel count of every label value over scenes 0..num_scenes-1 (64 px, seed 0)."""
+  counts = np.zeros(256, np.int64)
+  for i in range(num_scenes):
+    _, label = synthetic.generate_scene(synthetic.scene_rng(0, 'train', i), 64,
+                                        texture_set=texture_set)
+    counts += np.bincount(label.ravel(), minlength=256)
+  return counts
+
+
+def _run_script(out, *flags):
+  """Runs datasets/make_synthetic_voc.py (2 train, 1 val, 48 px); returns VOC2012/."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  subprocess.run(
+      [sys.executable, os.path.join('datasets', 'make_synthetic_voc.py'),
+       '--output_root=' + out, '--num_train=2', '--num_val=1',
+       '--image_size=48'] + list(flags),
+      cwd=_REPO_ROOT, env=env, check=True, capture_output=True)
+  return os.path.join(out, 'VOCdevkit', 'VOC2012')
+
+
 class SyntheticSceneTest(tf.test.TestCase):
 
   def test_scene_shapes_and_values(self):
@@ -50,10 +71,7 @@ class SyntheticSceneTest(tf.test.TestCase):
     self.assertNotAllEqual(a[0], c[0])
 
   def test_every_class_appears(self):
-    counts = np.zeros(256, np.int64)
-    for i in range(60):
-      _, label = synthetic.generate_scene(synthetic.scene_rng(0, 'train', i), 64)
-      counts += np.bincount(label.ravel(), minlength=256)
+    counts = _label_counts()
     for c in range(synthetic.NUM_CLASSES):
       self.assertGreater(counts[c], 0, synthetic.CLASS_NAMES[c])
     self.assertGreater(counts[255], 0)  # Boundaries are ignored.
@@ -89,10 +107,7 @@ class SyntheticSceneTest(tf.test.TestCase):
     source = synthetic.generate_scene(rng(1), 64, texture_set='source')
     self.assertAllEqual(default[0], target[0])
     self.assertNotAllEqual(source[0], target[0])
-    counts = np.zeros(256, np.int64)
-    for i in range(60):
-      _, label = synthetic.generate_scene(rng(i), 64, texture_set='source')
-      counts += np.bincount(label.ravel(), minlength=256)
+    counts = _label_counts('source')
     for c, name in enumerate(synthetic.SOURCE_CLASS_NAMES):
       self.assertGreater(counts[c], 0, name)
     self.assertEqual(counts[len(synthetic.SOURCE_CLASS_NAMES):255].sum(), 0)
@@ -172,27 +187,15 @@ class VocLayoutTest(tf.test.TestCase):
         self.assertEqual(f.read(), small)
 
   def test_script(self):
-    out = os.path.join(self.get_temp_dir(), 'script')
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-    subprocess.run(
-        [sys.executable, os.path.join('datasets', 'make_synthetic_voc.py'),
-         '--output_root=' + out, '--num_train=2', '--num_val=1',
-         '--image_size=48', '--seed=1'],
-        cwd=_REPO_ROOT, env=env, check=True, capture_output=True)
-    voc_root = os.path.join(out, 'VOCdevkit', 'VOC2012')
+    voc_root = _run_script(os.path.join(self.get_temp_dir(), 'script'),
+                           '--seed=1')
     self.assertEqual(descriptors.load_info(voc_root).splits_to_sizes,
                      {'train': 2, 'val': 1, 'trainval': 3})
     self.assertEqual(descriptors.load_info(voc_root).name, 'synthetic')
 
   def test_script_source_set(self):
-    out = os.path.join(self.get_temp_dir(), 'source')
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-    subprocess.run(
-        [sys.executable, os.path.join('datasets', 'make_synthetic_voc.py'),
-         '--output_root=' + out, '--num_train=2', '--num_val=1',
-         '--image_size=48', '--texture_set=source'],
-        cwd=_REPO_ROOT, env=env, check=True, capture_output=True)
-    info = descriptors.load_info(os.path.join(out, 'VOCdevkit', 'VOC2012'))
+    info = descriptors.load_info(_run_script(
+        os.path.join(self.get_temp_dir(), 'source'), '--texture_set=source'))
     self.assertEqual(info.name, 'synthetic_source')
     self.assertEqual(info.class_names, synthetic.SOURCE_CLASS_NAMES)
 
