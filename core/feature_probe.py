@@ -130,7 +130,8 @@ def class_identity_probe(model, dataset, num_classes, ignore_label=255,
 
   Returns:
     {level key: dict of `linear_probe` plus 'stride' (image height over grid
-    rows) and 'depth'}, levels in increasing key order.
+    rows), 'depth' and 'num_images' (fitted and scored together)}, levels in
+    increasing key order.
   """
   features, cells, strides = {}, {}, {}
   position = 0
@@ -157,6 +158,7 @@ def class_identity_probe(model, dataset, num_classes, ignore_label=255,
     x = {p: np.concatenate(features[(key, p)]) for p in (0, 1)}
     y = {p: np.concatenate(cells[(key, p)]) for p in (0, 1)}
     result = linear_probe(x[0], y[0], x[1], y[1], num_classes, steps=steps)
-    result.update(stride=strides[key], depth=int(x[0].shape[1]))
+    result.update(stride=strides[key], depth=int(x[0].shape[1]),
+                  num_images=position)
     report[key] = result
   return report

@@ -82,7 +82,12 @@ def main(argv):
   eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
   dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
   report = {'checkpoint': path, 'split': _SPLIT.value}
-  print('%s, %s (inference mode):' % (path, _SPLIT.value))
+  probe = feature_probe.class_identity_probe(
+      model, dataset, num_classes, ignore_label=descriptor.ignore_label,
+      max_batches=_MAX_BATCHES.value)
+  report['feature_probe'] = probe
+  print('%s, %d images of %s (inference mode):' % (
+      path, next(iter(probe.values()))['num_images'], _SPLIT.value))
   # Supervised runs have no classifier, CAM or SGC: only the probe applies.
   if cfg.model.pseudoseg_heads:
     report.update(diagnostics.pseudo_label_report(
@@ -94,10 +99,6 @@ def main(argv):
         model, batch['image'], batch['label'],
         ignore_label=descriptor.ignore_label))
     _print_pseudo_label_report(report)
-  probe = feature_probe.class_identity_probe(
-      model, dataset, num_classes, ignore_label=descriptor.ignore_label,
-      max_batches=_MAX_BATCHES.value)
-  report['feature_probe'] = probe
   _print_probe(probe, num_classes, model.cam_level)
   if _OUTPUT_JSON.value:
     with open(_OUTPUT_JSON.value, 'w') as f:

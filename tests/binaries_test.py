@@ -96,6 +96,8 @@ class EvalTest(tf.test.TestCase):
     proc = self.binaries.run_ok('scripts/diagnose_pseudoseg.py',
                                 model_dir=self.model_dir, split='train',
                                 eval_size='64,64', output_json=output)
+    self.assertRegex(proc.stdout,
+                     r'ckpt-4, \d+ images of train \(inference mode\)')
     self.assertIn('class identity per backbone level', proc.stdout)
     self.assertRegex(proc.stdout, r'= CAM/SGC features: foreground cells')
     self.assertNotIn('pseudo-label mIoU', proc.stdout)

@@ -79,6 +79,7 @@ class ClassIdentityProbeTest(tf.test.TestCase):
       self.assertEqual(result['stride'], round(64 / size), msg=key)
       self.assertEqual(result['depth'], endpoints[key].shape[-1], msg=key)
       self.assertGreater(result['num_test'], 0, msg=key)
+      self.assertEqual(result['num_images'], 4, msg=key)
       self.assertBetween(result['accuracy'], 0.0, 1.0, msg=key)
 
   def test_empty_dataset_raises(self):
