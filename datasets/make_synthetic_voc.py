@@ -10,6 +10,11 @@ PNGs, 255 on class boundaries), ImageSets/Segmentation/{train,val,trainval}.txt 
 dataset_info.json, in about 10 s for 1200 images at 128 px on one core. The same seed
 writes byte-identical files. See datasets/synthetic.py for what the scenes contain;
 --texture_set=source writes the pretraining set (other classes, same kind of scenes).
+--class_hue_prob, --class_hue_spread and --class_shape_prob make the variants of the
+README's calibration study (defaults: the benchmark), e.g. hue and outline on every object:
+
+  python datasets/make_synthetic_voc.py --output_root=/tmp/cues_100 --seed=1234 \
+      --class_hue_prob=1 --class_hue_spread=0.04 --class_shape_prob=1
 """
 
 import os
@@ -36,6 +41,15 @@ _TEXTURE_SET = flags.DEFINE_enum(
     'texture_set', 'target', sorted(synthetic.TEXTURE_SETS),
     "'target': the embedded benchmark; 'source': other texture families, for "
     'pretraining a backbone (scripts/pretrain_source.sh).')
+_CLASS_HUE_PROB = flags.DEFINE_float(
+    'class_hue_prob', synthetic.DEFAULT_CUES.hue_prob,
+    "Probability that an object takes its class's hue (else any hue).")
+_CLASS_HUE_SPREAD = flags.DEFINE_float(
+    'class_hue_spread', synthetic.DEFAULT_CUES.hue_spread,
+    "Half-width of the hue range around a class's hue.")
+_CLASS_SHAPE_PROB = flags.DEFINE_float(
+    'class_shape_prob', synthetic.DEFAULT_CUES.shape_prob,
+    "Probability that an object takes its class's outline.")
 
 flags.mark_flag_as_required('output_root')
 
@@ -43,10 +57,15 @@ flags.mark_flag_as_required('output_root')
 def main(argv):
   del argv
   start = time.time()
+  try:
+    cues = synthetic.ClassCues(_CLASS_HUE_PROB.value, _CLASS_HUE_SPREAD.value,
+                               _CLASS_SHAPE_PROB.value)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
   voc_root, descriptor = synthetic.generate_voc_layout(
       _OUTPUT_ROOT.value, num_train=_NUM_TRAIN.value, num_val=_NUM_VAL.value,
       image_size=_IMAGE_SIZE.value, seed=_SEED.value,
-      texture_set=_TEXTURE_SET.value)
+      texture_set=_TEXTURE_SET.value, cues=cues)
   logging.info('Wrote %s (%s, %d classes) in %.1f s.', voc_root,
                descriptor.splits_to_sizes, descriptor.num_classes,
                time.time() - start)

@@ -22,6 +22,13 @@ texture's scale, phase, orientation, duty cycle and contrast, so twenty labeled 
 do not cover a class's appearance. Scenes hold 1-4 objects of varied size (some small),
 rotated, occluding each other and occluded by distractors.
 
+`ClassCues` sets how often an object takes its class's hue (and how close to it) and
+its class's outline; the default is the benchmark (0.6, +-0.08, 0.6). Other values
+make the variants of the README's calibration study (make_synthetic_voc.py
+--class_hue_prob, --class_hue_spread, --class_shape_prob): with hue and outline on
+every object a from-scratch network learns the classes in a few hundred steps, but the
+hue then decides the class, and PseudoSeg's hue jitter moves it to a neighbour's.
+
 Labels follow VOC: class ids, background 0, and IGNORE_LABEL on a band of about two
 pixels along every boundary between different classes.
 
@@ -61,17 +68,38 @@ JPEG_QUALITY = 90
 # Hue each foreground class prefers (index = class id - 1), per texture set.
 _CLASS_HUES = (0.0, 0.15, 0.33, 0.5, 0.62, 0.8)
 _SOURCE_CLASS_HUES = (0.07, 0.24, 0.42, 0.56, 0.7, 0.9)
-# Probability that an object takes its class's preferred hue rather than any hue.
-_PREFERRED_HUE_PROB = 0.6
-_HUE_SPREAD = 0.08
-# Probability that an object takes its class's preferred outline.
-_PREFERRED_SHAPE_PROB = 0.6
 _SHAPES = ('ellipse', 'roundsquare', 'diamond', 'circle', 'triangle', 'star', 'blob')
 _CLASS_SHAPES = ('ellipse', 'roundsquare', 'diamond', 'circle', 'triangle', 'star')
 _SOURCE_CLASS_SHAPES = ('star', 'triangle', 'circle', 'diamond', 'ellipse',
                         'roundsquare')
 _DISTRACTOR_TEXTURES = ('flat', 'blotch', 'wave')
 _SPLIT_CODES = {'train': 0, 'val': 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassCues:
+  """How strongly a foreground class's hue and outline give it away.
+
+  Attributes:
+    hue_prob: probability that an object takes its class's hue (else any hue).
+    hue_spread: half-width of the hue range around the class's hue.
+    shape_prob: probability that an object takes its class's outline.
+  """
+  hue_prob: float = 0.6
+  hue_spread: float = 0.08
+  shape_prob: float = 0.6
+
+  def __post_init__(self):
+    for name in ('hue_prob', 'shape_prob'):
+      if not 0.0 <= getattr(self, name) <= 1.0:
+        raise ValueError('%s must be in [0, 1], got %r' %
+                         (name, getattr(self, name)))
+    if not 0.0 <= self.hue_spread <= 0.5:
+      raise ValueError('hue_spread must be in [0, 0.5], got %r' % self.hue_spread)
+
+
+# The embedded benchmark's cues (README "The embedded benchmark", calibration).
+DEFAULT_CUES = ClassCues()
 
 DESCRIPTOR = descriptors.DatasetDescriptor(
     name=NAME, num_classes=NUM_CLASSES, class_names=CLASS_NAMES,
@@ -306,7 +334,7 @@ def _shape_radius(rng, shape, theta, u, v):
 
 
 def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale,
-                 hues=_CLASS_HUES):
+                 hues=_CLASS_HUES, cues=DEFAULT_CUES):
   """Draws one object or distractor over `image` and `label` in place.
 
   Args:
@@ -318,6 +346,7 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale,
     shape: one of _SHAPES.
     scale: image_size / 128.
     hues: the hue each foreground class prefers (index = class id - 1).
+    cues: ClassCues; how often an object takes its class's hue.
   """
   size = label.shape[0]
   # Log-uniform radius: many small objects, some spanning most of the image.
@@ -345,8 +374,8 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale,
   ct, st = np.cos(tex_angle), np.sin(tex_angle)
   pattern = texture_fn(ct * dx + st * dy, -st * dx + ct * dy).astype(np.float32)
   if layer_class > 0:
-    if rng.random() < _PREFERRED_HUE_PROB:
-      hue = hues[layer_class - 1] + rng.uniform(-_HUE_SPREAD, _HUE_SPREAD)
+    if rng.random() < cues.hue_prob:
+      hue = hues[layer_class - 1] + rng.uniform(-cues.hue_spread, cues.hue_spread)
     else:
       hue = rng.random()
   else:
@@ -405,7 +434,7 @@ def ignore_boundaries(label, ignore_label=IGNORE_LABEL):
 
 
 def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
-                   texture_set='target'):
+                   texture_set='target', cues=DEFAULT_CUES):
   """Draws one scene.
 
   Args:
@@ -414,6 +443,8 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
     ignore_band: whether to mark class boundaries with IGNORE_LABEL.
     texture_set: 'target' (the embedded benchmark's classes) or 'source' (the
       pretraining set's; module docstring).
+    cues: ClassCues; how strongly hue and outline give a class away (the
+      default is the benchmark's; other values make variants for calibration).
 
   Returns:
     image: [image_size, image_size, 3] uint8 RGB.
@@ -433,7 +464,7 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
   for is_object in layers:
     if is_object:
       class_id = int(rng.integers(1, len(class_names)))
-      if rng.random() < _PREFERRED_SHAPE_PROB:
+      if rng.random() < cues.shape_prob:
         shape = tex.shapes[class_id - 1]
       else:
         shape = _SHAPES[rng.integers(len(_SHAPES))]
@@ -448,7 +479,7 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
       texture_fn = (lambda u, v, k=kind, r=sub:
                     _distractor_texture(r, k, u, v, scale))
     _paint_layer(rng, image, label, class_id, texture_fn, shape, scale,
-                 tex.hues)
+                 tex.hues, cues)
   # Global photometric variation and sensor noise.
   image = (image - 0.5) * rng.uniform(0.8, 1.1) + 0.5 + rng.uniform(-0.08, 0.08)
   image = image + rng.normal(0.0, rng.uniform(0.005, 0.03), image.shape)
@@ -475,7 +506,7 @@ def _write_palette_png(path, label):
 
 def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
                         num_val=DEFAULT_NUM_VAL, image_size=DEFAULT_IMAGE_SIZE,
-                        seed=0, texture_set='target'):
+                        seed=0, texture_set='target', cues=DEFAULT_CUES):
   """Writes the synthetic set in the PASCAL VOC 2012 directory layout.
 
   Creates, under `output_root/VOCdevkit/VOC2012/`:
@@ -493,6 +524,7 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
     image_size: side of the square images in pixels.
     seed: base seed; the same seed gives byte-identical files.
     texture_set: 'target' or 'source' (module docstring).
+    cues: ClassCues of every scene (generate_scene).
 
   Returns:
     (voc_root, descriptor): the VOC2012 directory and the descriptor written there.
@@ -514,7 +546,7 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
     ids[split] = []
     for i in range(count):
       image, label = generate_scene(scene_rng(seed, split, i), image_size,
-                                    texture_set=texture_set)
+                                    texture_set=texture_set, cues=cues)
       name = image_id(split, i)
       Image.fromarray(image).save(os.path.join(image_dir, name + '.jpg'),
                                   quality=JPEG_QUALITY)

@@ -8,7 +8,9 @@
 #
 # Usage: bash scripts/main_job.sh [SEED]      (after bash scripts/setup.sh)
 # EXTRA_FLAGS go to every run, e.g. EXTRA_FLAGS=--init_checkpoint=runs/source_pretrain
-# (a backbone from scripts/pretrain_source.sh).
+# (a backbone from scripts/pretrain_source.sh). A generator variant (README, calibration):
+# DATA=data/cues_100 GEN_FLAGS="--class_hue_prob=1 --class_hue_spread=0.04
+# --class_shape_prob=1" bash scripts/main_job.sh
 # Prints a progress line all the way and, at the end, the results table (also written
 # to $OUT/results.md and $OUT/results.json). See README.md for the expected numbers.
 set -euo pipefail
@@ -25,13 +27,8 @@ FULL_STEPS="${FULL_STEPS:-1500}"
 source scripts/embedded_flags.sh
 COMMON=("${EMBEDDED_FLAGS[@]}" --seed="${SEED}" --record_dir="${DATA}/tfrecord")
 
-if [ ! -f "${DATA}/tfrecord/dataset_info.json" ]; then
-  echo "== generating the embedded data set in ${DATA}"
-  "$PY" datasets/make_synthetic_voc.py --output_root="${DATA}" --seed=1234
-  "$PY" datasets/build_voc2012_data.py \
-      --voc_root="${DATA}/VOCdevkit/VOC2012" --output_dir="${DATA}/tfrecord" \
-      --num_shards=2
-fi
+# GEN_FLAGS: make_synthetic_voc.py flags of a variant (README, calibration), with its own DATA.
+make_embedded_data "${DATA}" embedded --seed=1234 ${GEN_FLAGS:-}
 SPLITS="${DATA}/splits"
 LABELED="${SPLITS}/labeled_${NUM_LABELED}_seed${SEED}.txt"
 if [ ! -f "${LABELED}" ]; then

@@ -19,15 +19,9 @@ STEPS="${STEPS:-1500}"
 NUM_TRAIN="${NUM_TRAIN:-1000}"
 NUM_VAL="${NUM_VAL:-200}"
 
-if [ ! -f "${DATA}/tfrecord/dataset_info.json" ]; then
-  echo "== generating the source data set in ${DATA}"
-  "$PY" datasets/make_synthetic_voc.py --output_root="${DATA}" --seed=4321 \
-      --texture_set=source --num_train="${NUM_TRAIN}" --num_val="${NUM_VAL}"
-  "$PY" datasets/build_voc2012_data.py \
-      --voc_root="${DATA}/VOCdevkit/VOC2012" --output_dir="${DATA}/tfrecord" \
-      --num_shards=2
-fi
 source scripts/embedded_flags.sh
+make_embedded_data "${DATA}" source --seed=4321 --texture_set=source \
+    --num_train="${NUM_TRAIN}" --num_val="${NUM_VAL}"
 echo "== pretraining on ${DATA} -> ${OUT}"
 "$PY" train_sup.py "${EMBEDDED_FLAGS[@]}" --seed=0 --record_dir="${DATA}/tfrecord" \
     --model_dir="${OUT}" --train_steps="${STEPS}" ${EXTRA_FLAGS:-}

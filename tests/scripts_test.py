@@ -389,6 +389,27 @@ class TestShellScripts:
                    _env())
     assert 'Backbone initialised from %s' % out in proc.stdout
 
+  def test_make_embedded_data(self, tmp_path):
+    """The data step main_job.sh and pretrain_source.sh share, with a variant's flags."""
+    data = str(tmp_path / 'cues')
+    call = ('source scripts/embedded_flags.sh && make_embedded_data "$0" variant '
+            '--seed=1 --num_train=3 --num_val=2 --image_size=48 '
+            '--class_hue_prob=1 --class_shape_prob=1')
+    proc = _run_ok(['bash', '-c', call, data], _env(), 300)
+    assert '== generating the variant data set in %s' % data in proc.stdout
+    info = _load(os.path.join(data, 'tfrecord', 'dataset_info.json'))
+    assert info['name'] == 'synthetic'
+    assert info['splits_to_sizes'] == {'train': 3, 'val': 2}
+    # A set that is there already is kept as it is.
+    proc = _run_ok(['bash', '-c', call, data], _env(), 300)
+    assert 'generating' not in proc.stdout
+    # A bad generator flag stops the caller (set -e) with the reason.
+    proc = _run(['bash', '-c', 'set -e; ' + call.replace('hue_prob=1', 'hue_prob=3')
+                 + '; echo after', str(tmp_path / 'bad')], _env())
+    assert proc.returncode != 0
+    assert 'hue_prob must be in [0, 1]' in proc.stdout
+    assert 'after' not in proc.stdout
+
   def test_run_seeds(self, tmp_path):
     """run_seeds.sh's own logic, with main_job.sh replaced by a stub.
 

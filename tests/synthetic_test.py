@@ -78,6 +78,32 @@ class SyntheticSceneTest(tf.test.TestCase):
     # Background dominates, as in VOC, but objects are no rarity.
     self.assertBetween(counts[0] / counts.sum(), 0.5, 0.95)
 
+  def _worst_class_hue_share(self, cues):
+    """Over 40 scenes, the lowest share of a class's saturated pixels near its hue."""
+    worst = np.ones(synthetic.NUM_CLASSES)
+    for i in range(40):
+      image, label = synthetic.generate_scene(synthetic.scene_rng(7, 'train', i),
+                                              cues=cues)
+      hsv = tf.image.rgb_to_hsv(image.astype(np.float32) / 255.0).numpy()
+      for c in range(1, synthetic.NUM_CLASSES):
+        pixels = (label == c) & (hsv[..., 1] > 0.3)
+        if pixels.sum() < 20:
+          continue
+        hue_error = np.abs((hsv[..., 0][pixels] - synthetic._CLASS_HUES[c - 1] +
+                            0.5) % 1.0 - 0.5)
+        worst[c] = min(worst[c], np.mean(hue_error < 0.1))
+    return worst[1:].min()
+
+  def test_class_cues(self):
+    # With the hue on every object, no class's pixels lack it in any scene; in the
+    # benchmark (hue on 60% of the objects) some object of every kind lacks it.
+    self.assertGreater(
+        self._worst_class_hue_share(synthetic.ClassCues(1.0, 0.04, 1.0)), 0.15)
+    self.assertEqual(self._worst_class_hue_share(synthetic.DEFAULT_CUES), 0.0)
+    for bad in (dict(hue_prob=1.5), dict(shape_prob=-0.1), dict(hue_spread=0.6)):
+      with self.assertRaisesRegex(ValueError, list(bad)[0]):
+        synthetic.ClassCues(**bad)
+
   def test_ignore_boundaries(self):
     label = np.zeros((6, 6), np.uint8)
     label[2:4, 2:4] = 3
@@ -192,6 +218,17 @@ class VocLayoutTest(tf.test.TestCase):
     self.assertEqual(descriptors.load_info(voc_root).splits_to_sizes,
                      {'train': 2, 'val': 1, 'trainval': 3})
     self.assertEqual(descriptors.load_info(voc_root).name, 'synthetic')
+
+  def test_script_class_cues(self):
+    default = _tree_bytes(_run_script(os.path.join(self.get_temp_dir(), 'a')))
+    cues = _tree_bytes(_run_script(
+        os.path.join(self.get_temp_dir(), 'b'), '--class_hue_prob=1',
+        '--class_hue_spread=0.04', '--class_shape_prob=1'))
+    self.assertEqual(sorted(default), sorted(cues))
+    self.assertNotEqual(default, cues)
+    with self.assertRaisesRegex(subprocess.CalledProcessError, 'exit status') as e:
+      _run_script(os.path.join(self.get_temp_dir(), 'c'), '--class_hue_prob=2')
+    self.assertIn(b'hue_prob must be in [0, 1]', e.exception.stderr)
 
   def test_script_source_set(self):
     info = descriptors.load_info(_run_script(
