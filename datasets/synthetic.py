@@ -44,6 +44,7 @@ none of the target classes, their textures or the target images.
 
 import colorsys
 import dataclasses
+import json
 import os
 from typing import Tuple
 
@@ -64,6 +65,7 @@ DEFAULT_IMAGE_SIZE = 128
 DEFAULT_NUM_TRAIN = 1000
 DEFAULT_NUM_VAL = 200
 JPEG_QUALITY = 90
+GENERATOR_FILENAME = 'generator.json'
 
 # Hue each foreground class prefers (index = class id - 1), per texture set.
 _CLASS_HUES = (0.0, 0.15, 0.33, 0.5, 0.62, 0.8)
@@ -516,6 +518,8 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
     ImageSets/Segmentation/{train,val,trainval}.txt   one ID a line
     dataset_info.json             the texture set's descriptor ('synthetic' or
                                   'synthetic_source') with these split sizes
+    generator.json                how it was drawn: seed, image size, split sizes,
+                                  texture set and class cues (a variant's record)
 
   Args:
     output_root: directory to write into (created if missing).
@@ -559,4 +563,9 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
   descriptor = tex.descriptor.with_split_sizes(
       {split: len(names) for split, names in ids.items()})
   descriptors.write_info(voc_root, descriptor)
+  with open(os.path.join(voc_root, GENERATOR_FILENAME), 'w') as f:
+    json.dump({'seed': seed, 'image_size': image_size, 'num_train': num_train,
+               'num_val': num_val, 'texture_set': texture_set,
+               'cues': dataclasses.asdict(cues)}, f, indent=2, sort_keys=True)
+    f.write('\n')
   return voc_root, descriptor

@@ -1,5 +1,6 @@
 """Tests for the embedded synthetic data set (datasets/synthetic.py)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -182,6 +183,11 @@ class VocLayoutTest(tf.test.TestCase):
       self.assertTrue(values <= set(range(descriptor.num_classes)) | {255})
     self.assertEqual(descriptor.splits_to_sizes,
                      {'train': 6, 'val': 3, 'trainval': 9})
+    with open(os.path.join(voc_root, synthetic.GENERATOR_FILENAME)) as f:
+      self.assertEqual(json.load(f), {
+          'seed': 0, 'image_size': 64, 'num_train': 6, 'num_val': 3,
+          'texture_set': 'target',
+          'cues': {'hue_prob': 0.6, 'hue_spread': 0.08, 'shape_prob': 0.6}})
 
   def test_info_loads(self):
     _, voc_root, descriptor = self._generate('info')
@@ -226,6 +232,8 @@ class VocLayoutTest(tf.test.TestCase):
         '--class_hue_spread=0.04', '--class_shape_prob=1'))
     self.assertEqual(sorted(default), sorted(cues))
     self.assertNotEqual(default, cues)
+    self.assertEqual(json.loads(cues[synthetic.GENERATOR_FILENAME])['cues'],
+                     {'hue_prob': 1.0, 'hue_spread': 0.04, 'shape_prob': 1.0})
     with self.assertRaisesRegex(subprocess.CalledProcessError, 'exit status') as e:
       _run_script(os.path.join(self.get_temp_dir(), 'c'), '--class_hue_prob=2')
     self.assertIn(b'hue_prob must be in [0, 1]', e.exception.stderr)
