@@ -31,24 +31,27 @@ def cell_labels(label, grid, purity=0.75, ignore_label=255):
     [batch, rows, cols] int64: the class holding at least `purity` of the cell,
     -1 where none does (mixed cells, mostly ignored cells, empty cells).
   """
-  label = np.asarray(label)
+  label = np.asarray(label).astype(np.int64)
+  batch = label.shape[0]
   rows, cols = grid
   height, width = label.shape[1:3]
-  out = np.full((label.shape[0], rows, cols), -1, np.int64)
+  # Ignored pixels go to an extra last bucket, counted per image with one bincount.
+  bucket = int(label[label != ignore_label].max(initial=0)) + 1
+  label = np.where(label == ignore_label, bucket, label)
+  offsets = np.arange(batch)[:, None] * (bucket + 1)
+  out = np.full((batch, rows, cols), -1, np.int64)
   for i in range(rows):
     for j in range(cols):
       block = label[:, i * height // rows:(i + 1) * height // rows,
                     j * width // cols:(j + 1) * width // cols]
-      block = block.reshape(label.shape[0], -1)
+      block = block.reshape(batch, -1)
       if block.shape[1] == 0:
         continue
-      for n in range(label.shape[0]):
-        values = block[n][block[n] != ignore_label]
-        if values.size == 0:
-          continue
-        counts = np.bincount(values)
-        if counts.max() >= purity * block.shape[1]:
-          out[n, i, j] = counts.argmax()
+      counts = np.bincount((block + offsets).ravel(),
+                           minlength=batch * (bucket + 1))
+      counts = counts.reshape(batch, bucket + 1)[:, :bucket]
+      pure = counts.max(1) >= max(purity * block.shape[1], 1e-9)
+      out[:, i, j] = np.where(pure, counts.argmax(1), -1)
   return out
 
 
