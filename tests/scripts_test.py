@@ -275,12 +275,12 @@ class TestSummarizeResults:
     proc = _python('scripts/summarize_results.py', '--runs_dirs=' + ','.join(dirs),
                    '--num_labeled=8', '--output_dir=' + out_dir)
     assert proc.returncode == 0, proc.stdout[-4000:]
-    # sup_few last: mean 0.5, population std sqrt(0.02 / 3) = 0.0816;
-    # pseudoseg last: mean 0.6, std sqrt((0.01 + 0.01 + 0.04) / 3) = 0.1414.
+    # sup_few last: mean 0.5, sample std sqrt(0.02 / 2) = 0.1;
+    # pseudoseg last: mean 0.6, std sqrt((0.01 + 0.01 + 0.04) / 2) = 0.1732.
     rows = _table_rows(proc.stdout)
-    assert rows['last'] == ['8', 'last', '0.500 ± 0.082', '0.600 ± 0.141',
+    assert rows['last'] == ['8', 'last', '0.500 ± 0.100', '0.600 ± 0.173',
                             '0.900 ± 0.000', '1.000 ± 0.000']
-    assert rows['best'] == ['8', 'best', '0.600 ± 0.082', '0.600 ± 0.141',
+    assert rows['best'] == ['8', 'best', '0.600 ± 0.100', '0.600 ± 0.173',
                             '0.900 ± 0.000', '1.000 ± 0.000']
     assert 'val mIoU, 3 seeds (%s)' % ', '.join(dirs) in proc.stdout
     assert 'per seed: +0.100, +0.000, +0.200' in proc.stdout
@@ -323,8 +323,8 @@ class TestPseudoLabelScores:
                    '--num_labeled=20', '--output_dir=' + str(tmp_path / 'all'))
     assert proc.returncode == 0, proc.stdout[-4000:]
     # decoder: mean of 0.2, 0.2, 0.4, 0.4 = 0.3 in both seeds; SGC 0.1 and 0.2:
-    # 0.150 +- 0.050; the image-label run logged nothing.
-    assert '| PseudoSeg | 0.300 ± 0.000 | 0.150 ± 0.050 | 0.250 ± 0.000 |' in (
+    # 0.150 +- 0.071 (sample std); the image-label run logged nothing.
+    assert '| PseudoSeg | 0.300 ± 0.000 | 0.150 ± 0.071 | 0.250 ± 0.000 |' in (
         proc.stdout)
     assert '| PseudoSeg + image labels | n/a | n/a | n/a |' in proc.stdout
     out = _load(str(tmp_path / 'all' / 'results.json'))
@@ -436,9 +436,9 @@ class TestShellScripts:
     assert (repo / 'calls.txt').read_text().splitlines() == [
         'stub main job seed 0 into %s/seed0' % root,
         'stub main job seed 2 into %s/seed2' % root]
-    # Seeds 0 and 2: mIoU 0.1 and 0.3, mean 0.2, std 0.1.
+    # Seeds 0 and 2: mIoU 0.1 and 0.3, mean 0.2, sample std sqrt(0.02) = 0.1414.
     rows = _assert_table(proc.stdout, 8)
-    assert rows['last'][2:] == ['0.200 ± 0.100'] * 4
+    assert rows['last'][2:] == ['0.200 ± 0.141'] * 4
     assert 'val mIoU, 2 seeds (%s/seed0, %s/seed2)' % (root, root) in proc.stdout
     out = _load(os.path.join(root, 'results.json'))
     assert out['runs_dirs'] == [root + '/seed0', root + '/seed2']
