@@ -97,7 +97,7 @@ class SyntheticSceneTest(tf.test.TestCase):
 
   def test_class_cues(self):
     # With the hue on every object, no class's pixels lack it in any scene; in the
-    # benchmark (hue on 60% of the objects) some object of every kind lacks it.
+    # benchmark (hue on 60% of the objects) some scene's objects of a class lack it.
     self.assertGreater(
         self._worst_class_hue_share(synthetic.ClassCues(1.0, 0.04, 1.0)), 0.15)
     self.assertEqual(self._worst_class_hue_share(synthetic.DEFAULT_CUES), 0.0)
