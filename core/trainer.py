@@ -184,8 +184,12 @@ class TrainLoop(object):
     self._model_dir = model_dir
     self._cfg = train_cfg
     self._images_per_step = images_per_step
-    self._image_summary_fn = image_summary_fn
+    # One tf.function for every picture step (a new one per call would retrace the
+    # model each time); None without pictures.
     self._vis_fn = None
+    if image_summary_fn is not None:
+      self._vis_fn = tf.function(
+          lambda batch: strategy.run(image_summary_fn, args=(batch,)))
     self._metrics = {}
     self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     self._manager = tf.train.CheckpointManager(
@@ -231,17 +235,8 @@ class TrainLoop(object):
     return loop_fn
 
   def _image_summaries(self, iterator, step):
-    if self._image_summary_fn is None:
-      return
     if self._vis_fn is None:
-      fn = self._image_summary_fn
-
-      # Built once: a new tf.function per call would retrace the model each time.
-      @tf.function
-      def vis(batch):
-        return self._strategy.run(fn, args=(batch,))
-      self._vis_fn = vis
-
+      return
     pictures = self._vis_fn(next(iterator))
     with self._writer.as_default(step=step):
       for name, value in pictures.items():
@@ -272,7 +267,7 @@ class TrainLoop(object):
     loop_fn = self._build_loop_fn(iterator, metric_names)
     vis_iterator = iter(self._strategy.distribute_datasets_from_function(
         lambda ctx: self._dataset_fn(ctx, start_step))) \
-        if self._image_summary_fn else None
+        if self._vis_fn else None
 
     step = start_step
     last = {}

@@ -34,8 +34,8 @@ def _smoke_cfg(records, model_dir, train_steps=4):
                  checkpoint_every=cfg.train.steps_per_loop))
 
 
-def _supervised_loop(cfg, start_steps):
-  """The TrainLoop that train_sup.py builds (no pictures), recording start steps."""
+def _supervised_loop(cfg, start_steps, image_summary_fn=None):
+  """The TrainLoop that train_sup.py builds, recording start steps."""
   strategy = tf.distribute.get_strategy()
   descriptor = experiment_lib.dataset_info(cfg)
   trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
@@ -53,7 +53,8 @@ def _supervised_loop(cfg, start_steps):
 
   loop = trainer.TrainLoop(strategy, model, optimizer, step_fn, dataset_fn,
                            cfg.train.model_dir, cfg.train,
-                           images_per_step=cfg.train.batch_size)
+                           images_per_step=cfg.train.batch_size,
+                           image_summary_fn=image_summary_fn)
   return loop, model, optimizer
 
 
@@ -107,14 +108,13 @@ class ResumeTest(tf.test.TestCase):
     cfg = _smoke_cfg(self.records, model_dir, train_steps=6)
     cfg = config.replace(cfg, train=dict(steps_per_loop=2,
                                          image_summary_every=2))
-    loop, _, _ = _supervised_loop(cfg, [])
     calls = []
 
     def pictures(batch):
       calls.append(1)  # Python side effect: runs once per trace.
       return {'crop': batch['image']}
 
-    loop._image_summary_fn = pictures
+    loop, _, _ = _supervised_loop(cfg, [], image_summary_fn=pictures)
     loop.run(train_steps.SUPERVISED_METRICS)
     self.assertLen(calls, 1)
     self.assertEqual(loop._vis_fn.experimental_get_tracing_count(), 1)
