@@ -43,6 +43,8 @@ _EVAL_SIZE = flags.DEFINE_list(
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Images per batch.')
 _MAX_BATCHES = flags.DEFINE_integer('max_batches', 20, 'Batches to score.')
 _OUTPUT_JSON = flags.DEFINE_string('output_json', '', 'Also write results here.')
+# Share of a grid cell's pixels its class must hold for the probe to use the cell.
+_PURITY = 0.75
 
 
 def _print_pseudo_label_report(report):
@@ -58,9 +60,10 @@ def _print_pseudo_label_report(report):
 
 
 def _print_probe(probe, num_classes, cam_level):
-  print('  class identity per backbone level (linear probe on cells >= 75%% one '
+  print('  class identity per backbone level (linear probe on cells >= %d%% one '
         'class, fit on even images, scored on odd; foreground cells: is the best '
-        'foreground class theirs? chance 1/%d):' % (num_classes - 1))
+        'foreground class theirs? chance 1/%d):' % (round(100 * _PURITY),
+                                                   num_classes - 1))
   for key, result in probe.items():
     print('    level %s (stride %d, %d ch)%s: foreground cells %.3f, all cells '
           '%.3f (all background: %.3f), %d cells scored' % (
@@ -84,7 +87,7 @@ def main(argv):
   report = {'checkpoint': path, 'split': _SPLIT.value}
   probe = feature_probe.class_identity_probe(
       model, dataset, num_classes, ignore_label=descriptor.ignore_label,
-      max_batches=_MAX_BATCHES.value)
+      purity=_PURITY, max_batches=_MAX_BATCHES.value)
   report['feature_probe'] = probe
   print('%s, %d images of %s (inference mode):' % (
       path, next(iter(probe.values()))['num_images'], _SPLIT.value))
