@@ -14,6 +14,7 @@ from absl import logging
 import tensorflow as tf
 
 from core import config as config_lib
+from core import ema
 from core import model as model_lib
 from core import train_steps
 from core import trainer
@@ -42,6 +43,12 @@ _HELP = {
                   'pixel | none.',
     'teacher_training_mode': 'Run the weak (teacher) pass in training mode, as '
                              'the official code does.',
+    'ema_decay': 'EMA teacher: pseudo labels from a moving average of the model '
+                 '(decay d, ramped as min(d, (1+step)/(10+step))); 0 = the model '
+                 'itself (official).',
+    'cutmix': 'CutMix between unlabeled images: strong views and pseudo labels '
+              'mixed with one box per image (not in the official code).',
+    'cutmix_area': 'Share of the image inside the CutMix box, in (0, 1].',
 }
 
 SUPERVISED_SECTIONS = ('model', 'data', 'train')
@@ -79,6 +86,14 @@ def define_flags(sections, overrides=None):
                                          default, tuple) and default else None)
 
 
+def define_weights_flag():
+  """--weights of the binaries that load a trained run (eval, export)."""
+  return flags.DEFINE_enum(
+      'weights', 'model', ['model', 'teacher'],
+      'Which saved weights to load: the trained model, or the EMA teacher of a '
+      'train_wss.py run with --ema_decay.')
+
+
 def config_from_flags():
   """Builds the ExperimentConfig from the flags defined by `define_flags`."""
   sections = {}
@@ -92,6 +107,12 @@ def config_from_flags():
     raise flags.ValidationError('--record_dir is required.')
   if cfg.train.model_dir == '':
     raise flags.ValidationError('--model_dir is required.')
+  if not 0.0 <= cfg.pseudo_label.ema_decay < 1.0:
+    raise flags.ValidationError('--ema_decay must be in [0, 1), got %r.' %
+                                cfg.pseudo_label.ema_decay)
+  if not 0.0 < cfg.pseudo_label.cutmix_area <= 1.0:
+    raise flags.ValidationError('--cutmix_area must be in (0, 1], got %r.' %
+                                cfg.pseudo_label.cutmix_area)
   return cfg
 
 
@@ -153,6 +174,21 @@ def build_model_and_optimizer(cfg, strategy, num_classes):
   return model, optimizer
 
 
+def build_ema_teacher(cfg, strategy, model, num_classes):
+  """The EMA teacher of `model` (a copy of it now), or None without --ema_decay.
+
+  Call after the model's initialisation (and --init_checkpoint); a resumed run
+  then restores the teacher from its checkpoint.
+  """
+  if not cfg.pseudo_label.ema_decay:
+    return None
+  h, w = cfg.data.crop_size
+  with strategy.scope():
+    teacher = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
+    ema.copy_variables(teacher.variables, model.variables)
+  return teacher
+
+
 def step_settings(cfg, descriptor):
   return train_steps.StepSettings(
       num_classes=descriptor.num_classes,
@@ -165,7 +201,9 @@ def step_settings(cfg, descriptor):
       soft_labels=cfg.pseudo_label.soft_labels,
       confidence_threshold=cfg.pseudo_label.confidence_threshold,
       teacher_training_mode=cfg.pseudo_label.teacher_training_mode,
-      use_image_labels=cfg.data.use_image_labels)
+      use_image_labels=cfg.data.use_image_labels,
+      ema_decay=cfg.pseudo_label.ema_decay, cutmix=cfg.pseudo_label.cutmix,
+      cutmix_area=cfg.pseudo_label.cutmix_area, seed=cfg.train.seed)
 
 
 def _start_index(ctx, global_batch, start_step):

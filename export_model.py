@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from core import export
 from core import trainer
+import experiment_lib
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -23,6 +24,7 @@ _CHECKPOINT = flags.DEFINE_string('checkpoint', '',
                                   'Checkpoint path; default: the latest.')
 _EXPORT_DIR = flags.DEFINE_string('export_dir', None, 'Output directory.',
                                   required=True)
+_WEIGHTS = experiment_lib.define_weights_flag()
 _INPUT_SIZE = flags.DEFINE_list('input_size', [],
                                 'Fixed "height,width"; default: any size.')
 
@@ -33,7 +35,7 @@ def main(argv):
   path = _CHECKPOINT.value or tf.train.latest_checkpoint(_MODEL_DIR.value)
   if not path:
     raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
-  trainer.restore_model(model, path)
+  trainer.restore_model(model, path, name=_WEIGHTS.value)
   size = tuple(int(x) for x in _INPUT_SIZE.value) or None
   export.export_saved_model(model, _EXPORT_DIR.value, size)
   logging.info('Exported %s to %s.', path, _EXPORT_DIR.value)

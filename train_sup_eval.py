@@ -43,6 +43,7 @@ _CONTINUOUS = flags.DEFINE_bool(
     'continuous', False, 'Score each new checkpoint until the last step.')
 _TIMEOUT = flags.DEFINE_integer(
     'timeout', 3600, 'With --continuous: seconds to wait for a new checkpoint.')
+_WEIGHTS = experiment_lib.define_weights_flag()
 _OUTPUT_JSON = flags.DEFINE_string('output_json', '', 'Also write results here.')
 _MAX_BATCHES = flags.DEFINE_integer('max_batches', None,
                                     'Score only this many batches (smoke runs).')
@@ -65,7 +66,7 @@ def main(argv):
   writer = tf.summary.create_file_writer(os.path.join(_MODEL_DIR.value, 'eval'))
 
   def score(path):
-    trainer.restore_model(model, path)
+    trainer.restore_model(model, path, name=_WEIGHTS.value)
     step = int(path.rsplit('-', 1)[-1])
     dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
     result = evaluator.evaluate(model, dataset, num_classes,
@@ -73,6 +74,7 @@ def main(argv):
                                 scales=scales, flip=_FLIP.value,
                                 max_batches=_MAX_BATCHES.value)
     result.update(step=step, checkpoint=path, split=_EVAL_SPLIT.value,
+                  weights=_WEIGHTS.value,
                   class_names=list(descriptor.class_names), scales=list(scales),
                   flip=_FLIP.value)
     with writer.as_default(step=step):

@@ -30,21 +30,33 @@ experiment_lib.define_flags(experiment_lib.PSEUDOSEG_SECTIONS,
 
 
 def pseudoseg_pictures(model, palette, settings, batch):
-  """Weak | strong | CAM | SGC | decoder | pseudo label, for TensorBoard."""
+  """Weak | strong | CAM | SGC | decoder | pseudo label, for TensorBoard.
+
+  `model` is the pseudo-label maker: the EMA teacher when there is one. With
+  CutMix, a second picture shows what the student trains on: mixed strong view |
+  mixed pseudo label.
+  """
   unl = batch['unlabeled']
   cam_classes = unl['class_labels'] if settings.use_image_labels else None
   # Inference mode here: drawing pictures must not move batch-norm statistics.
-  outputs, pseudo, _ = train_steps.make_pseudo_labels(
+  outputs, pseudo, weight = train_steps.make_pseudo_labels(
       model, unl['weak_image'], unl['weak_valid'],
       dataclasses.replace(settings, teacher_training_mode=False), cam_classes)
   size = tf.shape(unl['weak_image'])[1:3]
   cam = cam_lib.cam_with_background(outputs['cam'])
-  return {'weak_strong_cam_sgc_decoder_pseudo': visualization.side_by_side([
+  pictures = {'weak_strong_cam_sgc_decoder_pseudo': visualization.side_by_side([
       unl['weak_image'], unl['strong_image'],
       visualization.heatmap(tf.reduce_max(cam[..., 1:], -1)),
       visualization.colorize(tf.argmax(outputs['sgc_logits'], -1), palette),
       visualization.colorize(tf.argmax(outputs['logits'], -1), palette),
       visualization.colorize(tf.argmax(pseudo, -1), palette)], size)}
+  if settings.cutmix:
+    mixed, mixed_pseudo, _ = train_steps.cutmix_unlabeled(
+        unl, pseudo, weight, tf.constant([0, settings.seed], tf.int64), settings)
+    pictures['cutmix_strong_pseudo'] = visualization.side_by_side([
+        mixed['strong_image'],
+        visualization.colorize(tf.argmax(mixed_pseudo, -1), palette)], size)
+  return pictures
 
 
 def main(argv):
@@ -53,6 +65,8 @@ def main(argv):
   if not cfg.model.pseudoseg_heads:
     raise app.UsageError('train_wss.py needs --pseudoseg_heads.')
   descriptor, strategy, model, optimizer, settings = experiment_lib.set_up(cfg)
+  teacher = experiment_lib.build_ema_teacher(cfg, strategy, model,
+                                             descriptor.num_classes)
   labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)
   unlabeled_fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
 
@@ -63,11 +77,13 @@ def main(argv):
   loop = trainer.TrainLoop(
       strategy, model, optimizer,
       step_fn=functools.partial(train_steps.pseudoseg_step, model, optimizer,
-                                settings=settings),
+                                settings=settings, teacher=teacher),
       dataset_fn=dataset_fn, model_dir=cfg.train.model_dir, train_cfg=cfg.train,
       images_per_step=cfg.train.batch_size + cfg.train.unlabeled_batch_size,
-      image_summary_fn=functools.partial(pseudoseg_pictures, model,
-                                         descriptor.palette, settings))
+      image_summary_fn=functools.partial(
+          pseudoseg_pictures, model if teacher is None else teacher,
+          descriptor.palette, settings),
+      checkpoint_objects={'teacher': teacher} if teacher is not None else None)
   metric_names = train_steps.PSEUDOSEG_METRICS
   if cfg.pseudo_label.score_pseudo_labels:
     metric_names += train_steps.PSEUDO_LABEL_SCORES

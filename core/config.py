@@ -73,6 +73,14 @@ class PseudoLabelConfig:
   # against the unlabeled images' own masks, when the records carry them. Logged
   # only; the masks never reach a loss.
   score_pseudo_labels: bool = False
+  # Options of SPEC.md, off by default (ours to offer, not the official recipe).
+  # EMA teacher: pseudo labels from an exponential moving average of the model
+  # (core/ema.py); 0 = the model itself, as the official code.
+  ema_decay: float = 0.0
+  # CutMix between unlabeled images (augment/cutmix.py): the student sees a box
+  # of one strong view pasted into its neighbour's, the pseudo labels mixed alike.
+  cutmix: bool = False
+  cutmix_area: float = 0.5  # Share of the image inside the box.
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from augment import cutmix
+from core import ema
 from core import fusion
 from core import losses
 from core import metrics
@@ -32,6 +34,11 @@ class StepSettings:
   confidence_threshold: float = 0.0
   teacher_training_mode: bool = True
   use_image_labels: bool = False
+  # Options (core/config.py PseudoLabelConfig).
+  ema_decay: float = 0.0
+  cutmix: bool = False
+  cutmix_area: float = 0.5
+  seed: int = 0  # Salts the per-step random draws of CutMix.
 
 
 def _regularization(model):
@@ -109,7 +116,41 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
   return outputs, pseudo, weight
 
 
-def pseudoseg_step(model, optimizer, batch, settings):
+def _step_seed(optimizer, settings):
+  """[2] int64 stateless seed for this step and replica (same on resume)."""
+  replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+  return tf.stack([tf.cast(optimizer.iterations, tf.int64),
+                   settings.seed * 4096 + tf.cast(replica, tf.int64)])
+
+
+def cutmix_unlabeled(unl, pseudo, weight, seed, settings):
+  """Mixes the strong views and their pseudo labels between unlabeled images.
+
+  Args:
+    unl: the unlabeled sub-batch (strong_image, strong_valid, class_labels,
+      has_class_labels).
+    pseudo: [B,h,w,C] pseudo label of the weak views.
+    weight: [B,h,w] its per-pixel weight.
+    seed: [2] int stateless seed.
+    settings: StepSettings (cutmix_area).
+
+  Returns:
+    (dict with the mixed strong_image, strong_valid, class_labels and
+    has_class_labels, mixed pseudo, mixed weight).
+  """
+  image = unl['strong_image']
+  boxes = cutmix.sample_boxes(tf.shape(image)[0], settings.cutmix_area, seed)
+  image_mask = cutmix.box_masks(boxes, tf.shape(image)[1:3])
+  label_mask = cutmix.box_masks(boxes, tf.shape(pseudo)[1:3])
+  class_labels, has_class_labels = cutmix.mix_class_labels(
+      unl['class_labels'], unl['has_class_labels'])
+  mixed = dict(unl, strong_image=cutmix.mix(image, image_mask),
+               strong_valid=cutmix.mix(unl['strong_valid'], image_mask),
+               class_labels=class_labels, has_class_labels=has_class_labels)
+  return mixed, cutmix.mix(pseudo, label_mask), cutmix.mix(weight, label_mask)
+
+
+def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
   """One PseudoSeg step: labeled losses + consistency on unlabeled images.
 
   Args:
@@ -119,6 +160,9 @@ def pseudoseg_step(model, optimizer, batch, settings):
       (weak_image, strong_image, weak_valid, strong_valid, class_labels,
       has_class_labels) sub-dicts.
     settings: StepSettings.
+    teacher: optional EMA copy of `model` (settings.ema_decay) that makes the
+      pseudo labels and follows the model after its update; None: the model
+      itself, as the official code.
 
   Returns:
     dict of scalars: loss, sup_loss, sgc_loss, cls_loss, unsup_loss, reg_loss,
@@ -128,14 +172,18 @@ def pseudoseg_step(model, optimizer, batch, settings):
   lab, unl = batch['labeled'], batch['unlabeled']
   num_labeled = tf.shape(lab['image'])[0]
   weakly = settings.use_image_labels
-  unl_has = tf.cast(unl['has_class_labels'], tf.float32)
 
   # Pseudo labels come from the weak view; the gradient never reaches them
   # (fusion.calibrated_fusion stops it).
   weak_cam_classes = unl['class_labels'] if weakly else None
-  teacher, pseudo, weight = make_pseudo_labels(model, unl['weak_image'],
-                                               unl['weak_valid'], settings,
-                                               weak_cam_classes)
+  teacher_out, weak_pseudo, weak_weight = make_pseudo_labels(
+      model if teacher is None else teacher, unl['weak_image'],
+      unl['weak_valid'], settings, weak_cam_classes)
+  pseudo, weight = weak_pseudo, weak_weight
+  if settings.cutmix:
+    unl, pseudo, weight = cutmix_unlabeled(
+        unl, pseudo, weight, _step_seed(optimizer, settings), settings)
+  unl_has = tf.cast(unl['has_class_labels'], tf.float32)
 
   images = tf.concat([lab['image'], unl['strong_image']], 0)
   valid = tf.concat([lab['valid'], unl['strong_valid']], 0)
@@ -165,6 +213,9 @@ def pseudoseg_step(model, optimizer, batch, settings):
              settings.cls_weight * cls + settings.unsup_weight * unsup + reg)
     scaled = _scale_loss(optimizer, total)
   _apply(model, optimizer, tape, scaled)
+  if teacher is not None:
+    ema.update(teacher.variables, model.variables,
+               ema.ema_decay(settings.ema_decay, optimizer.iterations))
 
   denom = tf.maximum(tf.reduce_sum(mask), 1.0)
   confidence = tf.reduce_sum(tf.reduce_max(pseudo, -1) * mask) / denom
@@ -173,7 +224,7 @@ def pseudoseg_step(model, optimizer, batch, settings):
          'unsup_loss': unsup, 'reg_loss': reg,
          'pseudo_confidence': confidence, 'pixels_used': used}
   if 'weak_label' in unl:
-    out.update(score_pseudo_labels(teacher, pseudo, unl['weak_label'],
+    out.update(score_pseudo_labels(teacher_out, weak_pseudo, unl['weak_label'],
                                    settings))
   return out
 

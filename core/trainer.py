@@ -123,9 +123,22 @@ def build_model_from_run(model_dir):
   return model, cfg, num_classes
 
 
-def restore_model(model, path):
-  """Restores the model's weights (only) from a training checkpoint."""
-  tf.train.Checkpoint(model=model).restore(path).expect_partial(
+def restore_model(model, path, name='model'):
+  """Restores the model's weights (only) from a training checkpoint.
+
+  Args:
+    model: a built model of the run's config.
+    path: checkpoint prefix.
+    name: which saved model: 'model' (the trained one) or 'teacher' (the EMA
+      teacher of a run with --ema_decay).
+
+  Raises:
+    ValueError: the checkpoint holds no object `name`.
+  """
+  if name not in [n.split('/')[0] for n, _ in tf.train.list_variables(path)]:
+    raise ValueError('Checkpoint %s holds no %r (runs with --ema_decay save a '
+                     "'teacher')." % (path, name))
+  tf.train.Checkpoint(**{name: model}).restore(path).expect_partial(
   ).assert_existing_objects_matched()
 
 
@@ -169,10 +182,13 @@ class TrainLoop(object):
     images_per_step: global images consumed per step (for the images/s figure).
     image_summary_fn: optional `fn(batch) -> dict name: [N,H,W,3] float in [0,1]`,
       run in replica context on the first replica's batch for TensorBoard pictures.
+    checkpoint_objects: optional {name: trackable} saved and restored beside the
+      model and optimizer (e.g. an EMA teacher).
   """
 
   def __init__(self, strategy, model, optimizer, step_fn, dataset_fn, model_dir,
-               train_cfg, images_per_step, image_summary_fn=None):
+               train_cfg, images_per_step, image_summary_fn=None,
+               checkpoint_objects=None):
     self._strategy = strategy
     self._model = model
     self._optimizer = optimizer
@@ -191,7 +207,8 @@ class TrainLoop(object):
       self._vis_fn = tf.function(
           lambda batch: strategy.run(image_summary_fn, args=(batch,)))
     self._metrics = {}
-    self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                           **(checkpoint_objects or {}))
     self._manager = tf.train.CheckpointManager(
         self._checkpoint, model_dir, max_to_keep=train_cfg.keep_checkpoints,
         step_counter=optimizer.iterations,
@@ -207,7 +224,13 @@ class TrainLoop(object):
     path = self._manager.latest_checkpoint
     if path:
       status = self._checkpoint.restore(path)
-      status.assert_existing_objects_matched()
+      try:
+        status.assert_existing_objects_matched()
+      except AssertionError as e:
+        raise ValueError(
+            '%s does not hold everything this run saves (written with other '
+            'flags, e.g. without --ema_decay?); use a new --model_dir. %s' %
+            (path, e)) from e
       logging.info('Resumed from %s at step %d.', path, self.global_step)
     return self.global_step
 

@@ -177,6 +177,53 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     pictures = [t for t, plugin in tags.items() if plugin == 'images']
     self.assertNotEmpty(pictures, msg=str(tags))
 
+  def test_ema_teacher_and_cutmix_train_resume_and_score(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(
+        self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
+        ema_decay=0.9, cutmix=True)
+    self.binaries.run_ok('train_wss.py', **flag_values)
+    names = [n for n, _ in tf.train.list_variables(model_dir)]
+    self.assertTrue(any(n.startswith('teacher/') for n in names))
+    tags = event_tags(os.path.join(model_dir, 'train'))
+    self.assertEqual(tags.get('cutmix_strong_pseudo'), 'images', msg=str(tags))
+    # Resume: the teacher comes back from the checkpoint with the model.
+    proc = self.binaries.run_ok('train_wss.py',
+                                **dict(flag_values, train_steps=6))
+    self.assertRegex(proc.stdout, r'Resumed from \S+ckpt-4 at step 4')
+    self.assertRegex(proc.stdout, r'step 6/6 \| loss')
+    scores = {}
+    for weights in ('model', 'teacher'):
+      output = os.path.join(model_dir, weights + '.json')
+      self.binaries.run_ok('train_sup_eval.py', model_dir=model_dir,
+                           weights=weights, output_json=output)
+      with open(output) as f:
+        scores[weights] = json.load(f)
+      self.assertEqual(scores[weights]['weights'], weights)
+      self.assertEqual(scores[weights]['step'], 6)
+      self.assertBetween(scores[weights]['miou'], 0.0, 1.0)
+
+  def test_teacher_flags_on_a_run_without_teacher_fail_clearly(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(
+        self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids)
+    self.binaries.run_ok('train_wss.py', **flag_values)
+    proc = self.binaries.run('train_sup_eval.py', model_dir=model_dir,
+                             weights='teacher')
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertRegex(proc.stdout, r"ckpt-4 holds no 'teacher'")
+    proc = self.binaries.run('train_wss.py', **dict(
+        flag_values, train_steps=6, ema_decay=0.9))
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertRegex(proc.stdout, r'ckpt-4 does not hold everything this run '
+                     r'saves .*--ema_decay')
+    # Nothing was lost: the run's checkpoint is still the one it had.
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-4')
+    proc = self.binaries.run('train_wss.py', **dict(flag_values, cutmix_area=0.0))
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('--cutmix_area must be in (0, 1], got 0.0', proc.stdout)
+
 
 if __name__ == '__main__':
   tf.test.main()

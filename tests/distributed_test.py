@@ -35,6 +35,7 @@ import sys
 import numpy as np
 
 from core import config
+from core import ema
 from core import model as model_lib
 from core import train_steps
 from core import trainer
@@ -70,29 +71,40 @@ def per_replica(ctx):
 
 result = {'replicas': strategy.num_replicas_in_sync}
 # The supervised step runs under MirroredStrategy in the train_sup.py test below;
-# each extra model here costs ~25 s of tracing on 2 CPU cores.
-for name, heads, step, metric_names in (
-    ('pseudoseg', True, train_steps.pseudoseg_step,
-     train_steps.PSEUDOSEG_METRICS),):
+# each extra model here costs ~25 s of tracing on 2 CPU cores. The second run adds
+# the EMA teacher (merge_call update of mirrored and batch-norm variables) and
+# CutMix (per-replica seeds).
+for name, options in (('pseudoseg', {}),
+                      ('pseudoseg_ema_cutmix', {'ema_decay': 0.9,
+                                                'cutmix': True})):
   with strategy.scope():
     model = model_lib.build_model(
-        dataclasses.replace(base.model, pseudoseg_heads=heads), num_classes,
+        dataclasses.replace(base.model, pseudoseg_heads=True), num_classes,
         (crop, crop))
     optimizer = trainer.make_optimizer(train_cfg)
     optimizer.build(model.trainable_variables)
+    teacher = None
+    if options:
+      teacher = model_lib.build_model(
+          dataclasses.replace(base.model, pseudoseg_heads=True), num_classes,
+          (crop, crop))
+      ema.copy_variables(teacher.variables, model.variables)
+  initial = model.head.trainable_variables[-2].numpy()
   settings = train_steps.StepSettings(num_classes=num_classes,
-                                      use_image_labels=heads)
+                                      use_image_labels=True, **options)
 
-  def dataset_fn(ctx, start_step, heads=heads):
+  def dataset_fn(ctx, start_step):
     labeled, unlabeled = per_replica(ctx)
-    element = {'labeled': labeled, 'unlabeled': unlabeled} if heads else labeled
+    element = {'labeled': labeled, 'unlabeled': unlabeled}
     return tf.data.Dataset.from_tensors(element).repeat()
 
   loop = trainer.TrainLoop(
       strategy, model, optimizer,
-      functools.partial(step, model, optimizer, settings=settings), dataset_fn,
-      model_dir + '/' + name, train_cfg, images_per_step=global_batch)
-  last = loop.run(metric_names)
+      functools.partial(train_steps.pseudoseg_step, model, optimizer,
+                        settings=settings, teacher=teacher), dataset_fn,
+      model_dir + '/' + name, train_cfg, images_per_step=global_batch,
+      checkpoint_objects={'teacher': teacher} if teacher else None)
+  last = loop.run(train_steps.PSEUDOSEG_METRICS)
   kernel = model.head.trainable_variables[-2]
   copies = [v.numpy() for v in strategy.experimental_local_results(kernel)]
   result[name] = {
@@ -101,6 +113,19 @@ for name, heads, step, metric_names in (
       'copies': len(copies),
       'copies_equal': bool(all(np.array_equal(copies[0], c) for c in copies)),
   }
+  if teacher is not None:
+    t_kernel = teacher.head.trainable_variables[-2]
+    t_copies = [v.numpy() for v in strategy.experimental_local_results(t_kernel)]
+    # A batch-norm moving mean (sync-on-read): equal on both replicas too.
+    t_mean = [v for v in teacher.variables if 'moving_mean' in v.name][-1]
+    m_copies = [v.numpy() for v in strategy.experimental_local_results(t_mean)]
+    result[name].update(
+        teacher_copies_equal=bool(
+            all(np.array_equal(t_copies[0], c) for c in t_copies) and
+            all(np.array_equal(m_copies[0], c) for c in m_copies)),
+        # Strictly between where the model started and where it is now.
+        teacher_moved=float(np.abs(t_copies[0] - initial).max()),
+        teacher_lags=float(np.abs(t_copies[0] - copies[0]).max()))
 print(json.dumps(result))
 '''
 
@@ -202,7 +227,7 @@ class MirroredTest(tf.test.TestCase):
     self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
     result = _last_json(proc.stdout)
     self.assertEqual(result['replicas'], 2)
-    for name in ('pseudoseg',):
+    for name in ('pseudoseg', 'pseudoseg_ema_cutmix'):
       run = result[name]
       self.assertEqual(run['step'], 4, msg=name)
       self.assertEqual(run['copies'], 2, msg=name)
@@ -213,7 +238,14 @@ class MirroredTest(tf.test.TestCase):
       self.assertGreater(run['metrics']['sup_loss'], 0.0)
       self.assertIsNotNone(
           tf.train.latest_checkpoint(os.path.join(model_dir, name)))
-    self.assertGreater(result['pseudoseg']['metrics']['unsup_loss'], 0.0)
+      self.assertGreater(run['metrics']['unsup_loss'], 0.0, msg=name)
+    ema_run = result['pseudoseg_ema_cutmix']
+    self.assertTrue(ema_run['teacher_copies_equal'])
+    self.assertGreater(ema_run['teacher_moved'], 0.0)
+    self.assertGreater(ema_run['teacher_lags'], 0.0)
+    names = [n for n, _ in tf.train.list_variables(os.path.join(
+        model_dir, 'pseudoseg_ema_cutmix'))]
+    self.assertTrue(any(n.startswith('teacher/') for n in names))
 
   def test_train_sup_binary_with_mirrored_strategy(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())

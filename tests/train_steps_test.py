@@ -198,8 +198,77 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
     del tape
 
 
-if __name__ == '__main__':
-  tf.test.main()
+class PseudoSegOptionsTest(tf.test.TestCase):
+  """EMA teacher and CutMix (SPEC.md's options; off by default)."""
+
+  def test_ema_teacher_makes_the_labels_and_follows_the_model(self):
+    model, optimizer = _build()
+    tf.keras.utils.set_random_seed(7)
+    teacher, _ = _build()  # Other initial weights than the model's.
+    tf.random.set_seed(None)
+    settings = _settings(ema_decay=0.99, teacher_training_mode=False)
+    unl = _unlabeled_batch()
+    unl['weak_label'] = _labels(2, seed=4)
+    outputs, pseudo, _ = train_steps.make_pseudo_labels(
+        teacher, unl['weak_image'], unl['weak_valid'], settings)
+    expected = train_steps.score_pseudo_labels(outputs, pseudo,
+                                               unl['weak_label'], settings)
+    teacher_before = _snapshot(teacher.variables)
+    out = train_steps.pseudoseg_step(
+        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
+        settings, teacher=teacher)
+    # The pseudo labels (and their scores) are the teacher's, before its update.
+    for name in train_steps.PSEUDO_LABEL_SCORES:
+      self.assertAllClose(out[name], expected[name], msg=name)
+    # After the model's update every teacher variable, batch-norm statistics
+    # included, is d * teacher + (1 - d) * model, d = (1 + 1) / (10 + 1).
+    d = 2.0 / 11.0
+    for t, before, s in zip(teacher.variables, teacher_before, model.variables):
+      self.assertAllClose(t, d * before + (1 - d) * s.numpy(), msg=t.name,
+                          atol=1e-6)
+
+  def test_cutmix_step_is_finite_and_trains(self):
+    model, optimizer = _build()
+    before = _snapshot(model.trainable_variables)
+    unl = _unlabeled_batch(batch=3, has_labels=True)
+    out = train_steps.pseudoseg_step(
+        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
+        _settings(cutmix=True, use_image_labels=True))
+    for name, value in out.items():
+      self.assertTrue(np.isfinite(value.numpy()), msg=name)
+    self.assertGreater(float(out['unsup_loss']), 0.0)
+    self.assertAllClose(out['pixels_used'], 1.0)
+    self.assertGreater(sum(_changed(before, model.trainable_variables)), 0)
+
+  def test_cutmix_mixes_views_and_pseudo_labels_with_the_same_boxes(self):
+    # Image b is filled with b % 2; its valid mask, pseudo label and weight say
+    # the same, so after mixing they must still agree pixel for pixel.
+    values = tf.constant([0.0, 1.0, 0.0, 1.0])
+    unl = {'weak_image': values[:, None, None, None] * tf.ones([4, 64, 64, 3]),
+           'strong_image': values[:, None, None, None] * tf.ones([4, 64, 64, 3]),
+           'strong_valid': values[:, None, None] * tf.ones([4, 64, 64]),
+           'class_labels': tf.one_hot([0, 1, 2, 3], 4),
+           'has_class_labels': tf.constant([True, True, True, False])}
+    pseudo = tf.one_hot(tf.cast(values, tf.int32), 2)[:, None, None, :] * tf.ones(
+        [4, 16, 16, 2])
+    weight = values[:, None, None] * tf.ones([4, 16, 16])
+    settings = _settings(cutmix=True, cutmix_area=0.5)
+    mixed, mixed_pseudo, mixed_weight = train_steps.cutmix_unlabeled(
+        unl, pseudo, weight, tf.constant([3, 9], tf.int64), settings)
+    self.assertAllEqual(mixed['strong_valid'], mixed['strong_image'][..., 0])
+    self.assertAllEqual(mixed_weight, tf.cast(tf.argmax(mixed_pseudo, -1),
+                                              tf.float32))
+    cells = tf.image.resize(mixed['strong_valid'][..., None], (16, 16),
+                            method='area')[..., 0]
+    self.assertLess(float(tf.reduce_mean(tf.abs(cells - mixed_weight))), 0.1)
+    # Each image keeps half of itself: image 0 (value 0) half-filled by image 3.
+    self.assertAllClose(tf.reduce_mean(mixed['strong_image'], [1, 2, 3]),
+                        [0.5, 0.5, 0.5, 0.5], atol=0.05)
+    self.assertAllEqual(mixed['class_labels'][1], [1.0, 1.0, 0.0, 0.0])
+    self.assertAllEqual(mixed['has_class_labels'], [False, True, True, False])
+    # The weak view is untouched: the teacher saw whole images.
+    self.assertAllEqual(mixed['weak_image'], unl['weak_image'])
+
 
 class ScorePseudoLabelsTest(tf.test.TestCase):
 
@@ -235,3 +304,7 @@ class ScorePseudoLabelsTest(tf.test.TestCase):
                           train_steps.PSEUDO_LABEL_SCORES)
     for name in train_steps.PSEUDO_LABEL_SCORES:
       self.assertBetween(float(out[name]), 0.0, 1.0, msg=name)
+
+
+if __name__ == '__main__':
+  tf.test.main()
