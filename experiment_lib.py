@@ -49,6 +49,9 @@ _HELP = {
     'cutmix': 'CutMix between unlabeled images: strong views and pseudo labels '
               'mixed with one box per image (not in the official code).',
     'cutmix_area': 'Share of the image inside the CutMix box, in (0, 1].',
+    'feature_dropout': 'Feature dropout perturbation: share of the ASPP output '
+                       'channels dropped for the student\'s strong views, in '
+                       '[0, 1); 0 = off (official).',
 }
 
 SUPERVISED_SECTIONS = ('model', 'data', 'train')
@@ -113,6 +116,9 @@ def config_from_flags():
   if not 0.0 < cfg.pseudo_label.cutmix_area <= 1.0:
     raise flags.ValidationError('--cutmix_area must be in (0, 1], got %r.' %
                                 cfg.pseudo_label.cutmix_area)
+  if not 0.0 <= cfg.pseudo_label.feature_dropout < 1.0:
+    raise flags.ValidationError('--feature_dropout must be in [0, 1), got %r.' %
+                                cfg.pseudo_label.feature_dropout)
   return cfg
 
 
@@ -203,7 +209,8 @@ def step_settings(cfg, descriptor):
       teacher_training_mode=cfg.pseudo_label.teacher_training_mode,
       use_image_labels=cfg.data.use_image_labels,
       ema_decay=cfg.pseudo_label.ema_decay, cutmix=cfg.pseudo_label.cutmix,
-      cutmix_area=cfg.pseudo_label.cutmix_area, seed=cfg.train.seed)
+      cutmix_area=cfg.pseudo_label.cutmix_area,
+      feature_dropout=cfg.pseudo_label.feature_dropout, seed=cfg.train.seed)
 
 
 def _start_index(ctx, global_batch, start_step):

@@ -81,6 +81,9 @@ class PseudoLabelConfig:
   # of one strong view pasted into its neighbour's, the pseudo labels mixed alike.
   cutmix: bool = False
   cutmix_area: float = 0.5  # Share of the image inside the box.
+  # Feature dropout perturbation (as CCT, Ouali et al. 2020): this share of the
+  # ASPP output's channels dropped for the student's strong views; 0 = off.
+  feature_dropout: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -96,6 +96,26 @@ def scale_gradient(x, scale):
   return scale * x + (1.0 - scale) * tf.stop_gradient(x)
 
 
+def channel_dropout_mask(perturbed, channels, rate, seed):
+  """A per-image channel-dropout multiplier (feature dropout perturbation).
+
+  Args:
+    perturbed: [batch] float, 1 for images whose features are perturbed.
+    channels: int, feature depth.
+    rate: float in [0, 1), share of channels dropped in a perturbed image.
+    seed: [2] int stateless seed.
+
+  Returns:
+    [batch, 1, 1, channels] float32: 1 for unperturbed images; 0 or
+    1 / (1 - rate) (inverted dropout) for perturbed ones.
+  """
+  perturbed = tf.cast(perturbed, tf.float32)[:, None, None, None]
+  batch = tf.shape(perturbed)[0]
+  kept = tf.random.stateless_uniform([batch, 1, 1, channels], seed) >= rate
+  dropped = tf.cast(kept, tf.float32) / (1.0 - rate)
+  return perturbed * dropped + (1.0 - perturbed)
+
+
 def _downsample_mask(mask, size):
   """[B, H, W] valid mask -> [B, h, w]: 1 where over half the cell is valid."""
   mask = tf.cast(mask, tf.float32)[..., tf.newaxis]
@@ -189,7 +209,7 @@ class PseudoSegModel(tf.keras.Model):
     return self.backbone(x, training=training)
 
   def call(self, images, training=False, cam_classes=None,
-           attention_mask=None):
+           attention_mask=None, feature_keep=None):
     """Runs the network.
 
     Args:
@@ -201,6 +221,9 @@ class PseudoSegModel(tf.keras.Model):
         cam_threshold, detached.
       attention_mask: optional [batch, height, width] float, 1 at valid
         pixels (padding and cutout 0); masked out of the SGC attention.
+      feature_keep: optional [batch, 1, 1, aspp_filters] float multiplier of
+        the ASPP output before the decoder head (`channel_dropout_mask`); the
+        classifier, CAM and SGC do not see it.
 
     Returns:
       A dict of float32 tensors:
@@ -213,6 +236,9 @@ class PseudoSegModel(tf.keras.Model):
     """
     endpoints = self.backbone_endpoints(images, training=training)
     decoded = self.decoder(endpoints, training=training)
+    if feature_keep is not None:
+      decoded = {k: v * tf.cast(feature_keep, v.dtype)
+                 for k, v in decoded.items()}
     logits = self.head((endpoints, decoded), training=training)
     outputs = {'logits': tf.cast(logits, tf.float32)}
     if not self._cfg.pseudoseg_heads:

@@ -15,6 +15,7 @@ from core import ema
 from core import fusion
 from core import losses
 from core import metrics
+from core import model as model_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +39,8 @@ class StepSettings:
   ema_decay: float = 0.0
   cutmix: bool = False
   cutmix_area: float = 0.5
-  seed: int = 0  # Salts the per-step random draws of CutMix.
+  feature_dropout: float = 0.0
+  seed: int = 0  # Salts the per-step random draws of CutMix / feature dropout.
 
 
 def _regularization(model):
@@ -180,9 +182,19 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
       model if teacher is None else teacher, unl['weak_image'],
       unl['weak_valid'], settings, weak_cam_classes)
   pseudo, weight = weak_pseudo, weak_weight
+  seed = _step_seed(optimizer, settings)
   if settings.cutmix:
     unl, pseudo, weight = cutmix_unlabeled(
-        unl, pseudo, weight, _step_seed(optimizer, settings), settings)
+        unl, pseudo, weight, tf.random.experimental.stateless_fold_in(seed, 0),
+        settings)
+  feature_keep = None
+  if settings.feature_dropout:
+    # Only the student's strong views are perturbed, not the labeled images.
+    num_unlabeled = tf.shape(unl['strong_image'])[0]
+    perturbed = tf.concat([tf.zeros([num_labeled]), tf.ones([num_unlabeled])], 0)
+    feature_keep = model_lib.channel_dropout_mask(
+        perturbed, model.config.aspp_filters, settings.feature_dropout,
+        tf.random.experimental.stateless_fold_in(seed, 1))
   unl_has = tf.cast(unl['has_class_labels'], tf.float32)
 
   images = tf.concat([lab['image'], unl['strong_image']], 0)
@@ -191,7 +203,7 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
                  if weakly else None)
   with tf.GradientTape() as tape:
     out = model(images, training=True, cam_classes=cam_classes,
-                attention_mask=valid)
+                attention_mask=valid, feature_keep=feature_keep)
     logits_l, logits_u = out['logits'][:num_labeled], out['logits'][num_labeled:]
     sup = losses.softmax_cross_entropy_with_ignore(
         logits_l, lab['label'], ignore_label=settings.ignore_label)

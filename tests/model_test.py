@@ -194,6 +194,38 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
                    attention_mask=mask)['sgc_logits']
     self.assertNotAllClose(full, masked)
 
+  def test_channel_dropout_mask(self):
+    keep = model_lib.channel_dropout_mask(tf.constant([0.0, 1.0, 1.0]), 4000,
+                                          0.25, tf.constant([1, 2])).numpy()
+    self.assertEqual(keep.shape, (3, 1, 1, 4000))
+    self.assertAllEqual(keep[0], np.ones((1, 1, 4000)))  # Not perturbed.
+    for row in keep[1:]:
+      self.assertAllInSet(np.unique(row), [0.0, 1.0 / 0.75])
+      self.assertNear(np.mean(row == 0.0), 0.25, 0.03)
+    self.assertNotAllClose(keep[1], keep[2])  # Each image its own channels.
+    again = model_lib.channel_dropout_mask(tf.constant([0.0, 1.0, 1.0]), 4000,
+                                           0.25, tf.constant([1, 2]))
+    self.assertAllEqual(keep, again)
+
+  def test_feature_keep_perturbs_only_the_decoder(self):
+    # Training mode (at initialisation the ASPP output is ~0 in inference mode),
+    # no dropout, so that every difference comes from feature_keep.
+    model = model_lib.build_model(_cfg(aspp_dropout=0.0, cls_dropout=0.0),
+                                  _NUM_CLASSES, (_CROP, _CROP))
+    images = _images()
+    cam_classes = tf.ones([2, _NUM_CLASSES - 1])
+    run = functools.partial(model, images, training=True,
+                            cam_classes=cam_classes)
+    base = run()
+    keep = np.ones([2, 1, 1, model.config.aspp_filters], np.float32)
+    self.assertAllClose(run(feature_keep=tf.constant(keep))['logits'],
+                        base['logits'])
+    keep[1, ..., ::2] = 0.0  # Image 1 loses half its ASPP channels.
+    out = run(feature_keep=tf.constant(keep))
+    self.assertNotAllClose(out['logits'][1], base['logits'][1])
+    for name in ('cls_logits', 'cam', 'sgc_logits'):
+      self.assertAllClose(out[name], base[name], msg=name)
+
   def test_traces_with_unknown_batch(self):
     model = _shared_model()
 

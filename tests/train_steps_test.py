@@ -199,7 +199,7 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
 
 
 class PseudoSegOptionsTest(tf.test.TestCase):
-  """EMA teacher and CutMix (SPEC.md's options; off by default)."""
+  """EMA teacher, CutMix, feature dropout (SPEC.md's options; off by default)."""
 
   def test_ema_teacher_makes_the_labels_and_follows_the_model(self):
     model, optimizer = _build()
@@ -238,6 +238,18 @@ class PseudoSegOptionsTest(tf.test.TestCase):
       self.assertTrue(np.isfinite(value.numpy()), msg=name)
     self.assertGreater(float(out['unsup_loss']), 0.0)
     self.assertAllClose(out['pixels_used'], 1.0)
+    self.assertGreater(sum(_changed(before, model.trainable_variables)), 0)
+
+  def test_feature_dropout_step_is_finite_and_trains(self):
+    model, optimizer = _build()
+    before = _snapshot(model.trainable_variables)
+    out = train_steps.pseudoseg_step(
+        model, optimizer,
+        {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()},
+        _settings(feature_dropout=0.5, cutmix=True))
+    for name, value in out.items():
+      self.assertTrue(np.isfinite(value.numpy()), msg=name)
+    self.assertGreater(float(out['unsup_loss']), 0.0)
     self.assertGreater(sum(_changed(before, model.trainable_variables)), 0)
 
   def test_cutmix_mixes_views_and_pseudo_labels_with_the_same_boxes(self):
