@@ -10,7 +10,14 @@ student changes fast at the start. The teacher only makes pseudo labels; it gets
 no gradient.
 """
 
+import re
+
 import tensorflow as tf
+
+
+def _layer_path(variable):
+  """A variable's name without Keras's uniquifying suffixes ('conv2d_7' -> 'conv2d')."""
+  return re.sub(r'_\d+', '', variable.name)
 
 
 def ema_decay(decay, step):
@@ -20,12 +27,18 @@ def ema_decay(decay, step):
 
 
 def check_pair(teacher_variables, student_variables):
-  """Raises ValueError unless the two variable lists match in number and shape."""
+  """Raises ValueError unless the two variable lists match one to one.
+
+  Two models built from one config list their variables in the same order; the
+  check compares shapes and names (without Keras's numeric suffixes, which differ
+  between the two copies), so a swapped pair of same-shaped variables (gamma and
+  beta, say) is caught.
+  """
   if len(teacher_variables) != len(student_variables):
     raise ValueError('The EMA teacher has %d variables, the student %d.' %
                      (len(teacher_variables), len(student_variables)))
   for t, s in zip(teacher_variables, student_variables):
-    if t.shape != s.shape:
+    if t.shape != s.shape or _layer_path(t) != _layer_path(s):
       raise ValueError('EMA teacher variable %s %s does not match student '
                        'variable %s %s.' % (t.name, t.shape, s.name, s.shape))
 
@@ -49,6 +62,8 @@ def update(teacher_variables, student_variables, decay):
     student_variables: the student's variables, in the same order.
     decay: float scalar, d above.
   """
+  check_pair(teacher_variables, student_variables)  # Once, when traced.
+
   def cross_replica(strategy):
     del strategy
     for t, s in zip(teacher_variables, student_variables):

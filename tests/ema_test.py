@@ -37,6 +37,11 @@ class EmaTest(tf.test.TestCase):
     self.assertAllEqual(teacher[0], np.ones((2, 3)))
     with self.assertRaisesRegex(ValueError, 'does not match'):
       ema.copy_variables(teacher, [tf.Variable(np.ones((3, 2), np.float32))])
+    gamma, beta = tf.Variable([1.0], name='bn/gamma'), tf.Variable([0.0], name='bn/beta')
+    with self.assertRaisesRegex(ValueError, 'does not match'):
+      ema.check_pair([gamma, beta], [beta, gamma])
+    ema.check_pair([tf.Variable([1.0], name='block_3/bn/gamma')],
+                   [tf.Variable([2.0], name='block/bn/gamma')])
     with self.assertRaisesRegex(ValueError, '1 variables, the student 2'):
       ema.check_pair(teacher, teacher * 2)
 
