@@ -91,6 +91,13 @@ def check_model_dir(model_dir, cfg, num_classes):
     if old.get('num_classes') != num_classes:
       mismatched.append('num_classes: %r (saved) vs %r (now)' %
                         (old.get('num_classes'), num_classes))
+    # An EMA teacher is part of the checkpoint: it cannot appear or vanish.
+    old_ema = old.get('pseudo_label', {}).get('ema_decay', 0.0)
+    new_ema = record.get('pseudo_label', {}).get('ema_decay', 0.0)
+    if bool(old_ema) != bool(new_ema):
+      mismatched.append('pseudo_label.ema_decay: %r (saved) vs %r (now), an EMA '
+                        'teacher in one checkpoint and not the other' %
+                        (old_ema, new_ema))
     if mismatched:
       raise ValueError(
           '%s holds a checkpoint of another model; use a new --model_dir or the '
