@@ -182,7 +182,8 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
       model if teacher is None else teacher, unl['weak_image'],
       unl['weak_valid'], settings, weak_cam_classes)
   pseudo, weight = weak_pseudo, weak_weight
-  seed = _step_seed(optimizer, settings)
+  if settings.cutmix or settings.feature_dropout:
+    seed = _step_seed(optimizer, settings)
   if settings.cutmix:
     unl, pseudo, weight = cutmix_unlabeled(
         unl, pseudo, weight, tf.random.experimental.stateless_fold_in(seed, 0),
