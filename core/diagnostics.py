@@ -17,14 +17,13 @@ import tensorflow as tf
 from core import fusion
 from core import losses
 from core import metrics
+from datasets import input_pipeline
 
 
-def _present_classes(label, num_classes, ignore_label):
-  """[B,H,W,1] mask -> [B, num_classes - 1] multi-hot of foreground classes."""
-  label = label[..., 0]
-  label = tf.where(label == ignore_label, 0, label)
-  one_hot = tf.one_hot(label, num_classes)
-  return tf.cast(tf.reduce_max(one_hot, [1, 2])[:, 1:] > 0, tf.float32)
+def _present_classes(label, num_classes):
+  """[B,H,W,1] mask -> [B, num_classes - 1] multi-hot of its foreground classes."""
+  return tf.map_fn(lambda l: input_pipeline.class_multi_hot(l, num_classes),
+                   label, fn_output_signature=tf.float32)
 
 
 def _binary_entropy(p):
@@ -59,7 +58,7 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
   @tf.function
   def score(batch):
     images, label = batch['image'], batch['label']
-    present = _present_classes(label, num_classes, ignore_label)
+    present = _present_classes(label, num_classes)
     out = model(images, training=False, attention_mask=batch['valid'])
     given = model(images, training=False, attention_mask=batch['valid'],
                   cam_classes=present)
@@ -116,7 +115,7 @@ def trunk_gradient_norms(model, images, label, ignore_label=255):
     variables that both losses reach (training mode, batch statistics).
   """
   num_classes = model.num_classes
-  present = _present_classes(label, num_classes, ignore_label)
+  present = _present_classes(label, num_classes)
   with tf.GradientTape(persistent=True) as tape:
     out = model(images, training=True)
     cls = losses.multilabel_sigmoid_cross_entropy(out['cls_logits'], present)

@@ -21,6 +21,8 @@ from core import model as model_lib
 from core import schedules
 
 CONFIG_FILENAME = 'config.json'
+# Settings a resumed run replaced, one JSON line each (check_model_dir).
+CONFIG_HISTORY_FILENAME = 'config_history.jsonl'
 
 
 def get_strategy(name, tpu=''):
@@ -76,7 +78,8 @@ def check_model_dir(model_dir, cfg, num_classes):
 
   A model_dir that already holds a checkpoint of another model (other backbone, heads
   or classes) is refused with a clear message instead of a shape error deep inside
-  the restore.
+  the restore. Other settings may change on resume (a longer schedule, say): each
+  change is logged, and the superseded config is appended to config_history.jsonl.
   """
   tf.io.gfile.makedirs(model_dir)
   path = os.path.join(model_dir, CONFIG_FILENAME)
@@ -102,9 +105,32 @@ def check_model_dir(model_dir, cfg, num_classes):
       raise ValueError(
           '%s holds a checkpoint of another model; use a new --model_dir or the '
           'same model flags. Differences: %s' % (model_dir, '; '.join(mismatched)))
+    changed = settings_changes(old, record)
+    if changed:
+      # Legitimate (a longer schedule, another learning rate), but never silent:
+      # the superseded settings are kept, with the checkpoint they stopped at.
+      logging.warning('Resuming %s with changed settings: %s', model_dir,
+                      '; '.join(changed))
+      history = os.path.join(model_dir, CONFIG_HISTORY_FILENAME)
+      entry = {'until_checkpoint': os.path.basename(
+          tf.train.latest_checkpoint(model_dir)), 'config': old}
+      with tf.io.gfile.GFile(history, 'a') as f:
+        f.write(json.dumps(entry, sort_keys=True) + '\n')
   with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
     json.dump(record, f, indent=2, sort_keys=True)
   tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def settings_changes(old, new, prefix=''):
+  """'key: old -> new' for every leaf of two config records that differs."""
+  changes = []
+  for key in sorted(set(old) | set(new)):
+    a, b = old.get(key), new.get(key)
+    if isinstance(a, dict) and isinstance(b, dict):
+      changes += settings_changes(a, b, prefix + key + '.')
+    elif a != b:
+      changes.append('%s%s: %r -> %r' % (prefix, key, a, b))
+  return changes
 
 
 def load_config(model_dir):

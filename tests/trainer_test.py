@@ -7,6 +7,7 @@ subprocess, kills it with SIGKILL after its first checkpoint and starts it again
 """
 
 import dataclasses
+import json
 import os
 import re
 import signal
@@ -199,10 +200,32 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     cfg = config.smoke()
     model_dir = self._dir_with_checkpoint(cfg, 7)
     longer = config.replace(cfg, train=dict(train_steps=100))
-    trainer.check_model_dir(model_dir, longer, 7)
+    with self.assertLogs(level='WARNING') as logs:
+      trainer.check_model_dir(model_dir, longer, 7)
+    self.assertIn('train.train_steps: %r -> 100' % cfg.train.train_steps,
+                  '\n'.join(logs.output))
     saved_cfg, num_classes = trainer.load_config(model_dir)
     self.assertEqual(saved_cfg, longer)
     self.assertEqual(num_classes, 7)
+    # The superseded settings are kept, with the checkpoint they stopped at.
+    with open(os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)) as f:
+      history = [json.loads(line) for line in f]
+    self.assertLen(history, 1)
+    self.assertEqual(history[0]['until_checkpoint'], 'ckpt-1')
+    self.assertEqual(config.from_dict(history[0]['config']), cfg)
+
+  def test_unchanged_resume_keeps_no_history(self):
+    cfg = config.smoke()
+    model_dir = self._dir_with_checkpoint(cfg, 7)
+    trainer.check_model_dir(model_dir, cfg, 7)
+    self.assertFalse(os.path.exists(
+        os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)))
+
+  def test_settings_changes_lists_every_differing_leaf(self):
+    old = {'a': 1, 'b': {'c': 2, 'd': [1, 2]}, 'e': 'x'}
+    new = {'a': 1, 'b': {'c': 3, 'd': [1, 2]}, 'f': 0.5}
+    self.assertEqual(trainer.settings_changes(old, new),
+                     ["b.c: 2 -> 3", "e: 'x' -> None", 'f: None -> 0.5'])
 
   def test_without_checkpoint_any_model_is_accepted(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
