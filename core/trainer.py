@@ -111,14 +111,28 @@ def check_model_dir(model_dir, cfg, num_classes):
       # the superseded settings are kept, with the checkpoint they stopped at.
       logging.warning('Resuming %s with changed settings: %s', model_dir,
                       '; '.join(changed))
-      history = os.path.join(model_dir, CONFIG_HISTORY_FILENAME)
-      entry = {'until_checkpoint': os.path.basename(
-          tf.train.latest_checkpoint(model_dir)), 'config': old}
-      with tf.io.gfile.GFile(history, 'a') as f:
-        f.write(json.dumps(entry, sort_keys=True) + '\n')
+      _append_history(model_dir, {
+          'until_checkpoint': os.path.basename(
+              tf.train.latest_checkpoint(model_dir)), 'config': old})
   with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
     json.dump(record, f, indent=2, sort_keys=True)
   tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def _append_history(model_dir, entry):
+  """Appends `entry` to config_history.jsonl, once per checkpoint.
+
+  Every worker of a multi-worker run checks the same model_dir; the first one to
+  get here records the superseded config, the others find it there.
+  """
+  path = os.path.join(model_dir, CONFIG_HISTORY_FILENAME)
+  line = json.dumps(entry, sort_keys=True)
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      if line in f.read().splitlines():
+        return
+  with tf.io.gfile.GFile(path, 'a') as f:
+    f.write(line + '\n')
 
 
 def settings_changes(old, new, prefix=''):

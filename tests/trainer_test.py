@@ -214,6 +214,19 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(history[0]['until_checkpoint'], 'ckpt-1')
     self.assertEqual(config.from_dict(history[0]['config']), cfg)
 
+  def test_history_is_written_once_per_checkpoint(self):
+    # Every worker of a multi-worker run checks the same model_dir.
+    cfg = config.smoke()
+    model_dir = self._dir_with_checkpoint(cfg, 7)
+    path = os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)
+    entry = {'until_checkpoint': 'ckpt-1', 'config': {'a': 1}}
+    trainer._append_history(model_dir, entry)
+    trainer._append_history(model_dir, entry)
+    trainer._append_history(model_dir, dict(entry, until_checkpoint='ckpt-2'))
+    with open(path) as f:
+      self.assertEqual([json.loads(l)['until_checkpoint'] for l in f],
+                       ['ckpt-1', 'ckpt-2'])
+
   def test_unchanged_resume_keeps_no_history(self):
     cfg = config.smoke()
     model_dir = self._dir_with_checkpoint(cfg, 7)
