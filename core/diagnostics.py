@@ -4,7 +4,8 @@ Two reports, both on images whose masks are known (the masks only score, never t
 
 * `pseudo_label_report`: mIoU of each pseudo-label source of the teacher, on whole
   images: the decoder, the SGC (with the classes the classifier predicts, and with the
-  true classes), the calibrated fusion; plus the classifier's per-entry accuracy next
+  true classes), the CAM itself with the true classes (background = 1 - max, as
+  displayed), the calibrated fusion; plus the classifier's per-entry accuracy next
   to that of always answering "absent", and its sigmoid cross-entropy next to the
   entropy of the label prior (a classifier that learned nothing sits at both).
 * `trunk_gradient_norms`: global norm of the gradient that the classification loss
@@ -14,6 +15,7 @@ Two reports, both on images whose masks are known (the masks only score, never t
 import numpy as np
 import tensorflow as tf
 
+from core import cam as cam_lib
 from core import fusion
 from core import losses
 from core import metrics
@@ -49,11 +51,12 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
     max_batches: stop early.
 
   Returns:
-    dict: 'decoder_miou', 'sgc_miou', 'sgc_true_classes_miou', 'fused_miou',
+    dict: 'decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
+    'cam_true_classes_miou', 'fused_miou',
     'classifier_accuracy', 'always_absent_accuracy', 'classifier_loss',
     'prior_entropy', 'num_images'.
   """
-  names = ('decoder', 'sgc', 'sgc_true_classes', 'fused')
+  names = ('decoder', 'sgc', 'sgc_true_classes', 'cam_true_classes', 'fused')
 
   @tf.function
   def score(batch):
@@ -67,7 +70,9 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
         logit_norm=logit_norm, pseudo_src='avg')
     size = tf.shape(images)[1:3]
     cms = []
-    for scores in (out['logits'], out['sgc_logits'], given['sgc_logits'], fused):
+    sources = (out['logits'], out['sgc_logits'], given['sgc_logits'],
+               cam_lib.cam_with_background(given['cam']), fused)
+    for scores in sources:
       prediction = tf.argmax(tf.image.resize(scores, size), -1,
                              output_type=tf.int32)
       cms.append(metrics.confusion_matrix(label, prediction, num_classes,

@@ -6,8 +6,8 @@ Usage:
 
 Prints, for the run's latest checkpoint (inference mode, whole images of --split;
 a train_sup.py run gets the last part only):
-the mIoU of the decoder, of the SGC (predicted classes / true classes) and of the
-calibrated fusion; the classifier's accuracy next to always answering "absent" and
+the mIoU of the decoder, of the SGC (predicted classes / true classes), of the CAM
+itself given the true classes (what the SGC refines) and of the calibrated fusion; the classifier's accuracy next to always answering "absent" and
 its loss next to the label prior's entropy; and the gradient norms that the
 classification and segmentation losses send into the shared backbone on one batch;
 and, per backbone level, how well a linear probe tells the classes apart from that
@@ -49,8 +49,10 @@ _PURITY = 0.75
 
 def _print_pseudo_label_report(report):
   print('  pseudo-label mIoU: decoder %.3f | SGC %.3f (true classes %.3f) | '
-        'fused %.3f' % (report['decoder_miou'], report['sgc_miou'],
-                        report['sgc_true_classes_miou'], report['fused_miou']))
+        'CAM, true classes %.3f | fused %.3f' % (
+            report['decoder_miou'], report['sgc_miou'],
+            report['sgc_true_classes_miou'], report['cam_true_classes_miou'],
+            report['fused_miou']))
   print('  classifier: accuracy %.3f (always "absent": %.3f), loss %.3f '
         '(prior entropy %.3f)' % (
             report['classifier_accuracy'], report['always_absent_accuracy'],

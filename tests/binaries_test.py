@@ -171,6 +171,8 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       with open(out_json) as f:
         report = json.load(f)
       self.assertEqual(report['num_images'], 2)  # Batch 1 without --eval_size.
+      self.assertIn('CAM, true classes', proc.stdout)
+      self.assertBetween(report['cam_true_classes_miou'], 0.0, 1.0)
       self.assertGreater(report['seg_grad_norm'], 0.0)
       self.assertIn('class identity per backbone level', proc.stdout)
       self.assertNotEmpty(report['feature_probe'])

@@ -49,12 +49,35 @@ class DiagnosticsTest(tf.test.TestCase):
     self.assertAllClose(report['prior_entropy'],
                         diagnostics._binary_entropy(1 / 3))
     for name in ('decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
-                 'fused_miou', 'classifier_accuracy'):
+                 'cam_true_classes_miou', 'fused_miou', 'classifier_accuracy'):
       self.assertBetween(report[name], 0.0, 1.0, msg=name)
     self.assertGreater(report['classifier_loss'], 0.0)
     # max_batches: only the first batch.
     self.assertEqual(diagnostics.pseudo_label_report(
         _model(), _batches(), _NUM_CLASSES, max_batches=1)['num_images'], 2)
+
+  def test_cam_with_true_classes_against_numpy(self):
+    # The CAM given the true classes, background = 1 - max, scored by hand.
+    model = _model()
+    report = diagnostics.pseudo_label_report(model, _batches(), _NUM_CLASSES)
+    cm = np.zeros((_NUM_CLASSES, _NUM_CLASSES), np.int64)
+    for batch in _batches():
+      label = batch['label'].numpy()[..., 0]
+      present = np.zeros((label.shape[0], _NUM_CLASSES - 1), np.float32)
+      for i, image_label in enumerate(label):
+        for c in range(1, _NUM_CLASSES):
+          present[i, c - 1] = float(np.any(image_label == c))
+      cam = model(batch['image'], training=False, attention_mask=batch['valid'],
+                  cam_classes=tf.constant(present))['cam'].numpy()
+      scores = np.concatenate([1.0 - cam.max(-1, keepdims=True), cam], -1)
+      scores = tf.image.resize(scores, [_CROP, _CROP]).numpy()
+      prediction = scores.argmax(-1)
+      keep = label != 255
+      np.add.at(cm, (label[keep], prediction[keep]), 1)
+    iou = np.diag(cm) / (cm.sum(0) + cm.sum(1) - np.diag(cm))
+    self.assertAllClose(report['cam_true_classes_miou'],
+                        np.nanmean(np.where(cm.sum(0) + cm.sum(1) > 0, iou,
+                                            np.nan)), atol=1e-6)
 
   def test_gradient_norms_follow_the_grad_scale(self):
     batch = next(iter(_batches().unbatch().batch(4)))
