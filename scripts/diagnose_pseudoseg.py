@@ -7,8 +7,9 @@ Usage:
 Prints, for the run's latest checkpoint (inference mode, whole images of --split;
 a train_sup.py run gets the last part only):
 the mIoU of the decoder, of the SGC (predicted classes / true classes), of the CAM
-itself given the true classes (what the SGC refines) and of the calibrated fusion; the classifier's accuracy next to always answering "absent" and
-its loss next to the label prior's entropy; and the gradient norms that the
+itself given the true classes (what the SGC refines) and of the calibrated fusion;
+the classifier's accuracy next to always answering "absent" and its loss next to
+the label prior's entropy; and the gradient norms that the
 classification and segmentation losses send into the shared backbone on one batch;
 and, per backbone level, how well a linear probe tells the classes apart from that
 level's features (core/feature_probe.py): the classifier, CAM and SGC read the last
