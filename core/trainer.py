@@ -85,7 +85,8 @@ def check_model_dir(model_dir, cfg, num_classes):
   path = os.path.join(model_dir, CONFIG_FILENAME)
   record = json.loads(cfg.to_json())
   record['num_classes'] = num_classes
-  if tf.train.latest_checkpoint(model_dir) and tf.io.gfile.exists(path):
+  latest = tf.train.latest_checkpoint(model_dir)
+  if latest and tf.io.gfile.exists(path):
     with tf.io.gfile.GFile(path) as f:
       old = json.load(f)
     mismatched = [
@@ -111,9 +112,8 @@ def check_model_dir(model_dir, cfg, num_classes):
       # the superseded settings are kept, with the checkpoint they stopped at.
       logging.warning('Resuming %s with changed settings: %s', model_dir,
                       '; '.join(changed))
-      _append_history(model_dir, {
-          'until_checkpoint': os.path.basename(
-              tf.train.latest_checkpoint(model_dir)), 'config': old})
+      _append_history(model_dir, {'until_checkpoint': os.path.basename(latest),
+                                  'config': old})
   with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
     json.dump(record, f, indent=2, sort_keys=True)
   tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
