@@ -7,7 +7,10 @@ Two reports, both on images whose masks are known (the masks only score, never t
   true classes), the CAM itself with the true classes (background = 1 - max, as
   displayed), the calibrated fusion; plus the classifier's per-entry accuracy next
   to that of always answering "absent", and its sigmoid cross-entropy next to the
-  entropy of the label prior (a classifier that learned nothing sits at both).
+  entropy of the label prior (a classifier that learned nothing sits at both); and
+  how well the CAM (true classes) and the decoder localise each class present
+  (`localization_scores`: threshold-free, so a CAM that ranks the right pixels
+  first but is cut at the wrong level is told apart from one that looks elsewhere).
 * `trunk_gradient_norms`: global norm of the gradient that the classification loss
   and the segmentation loss each send into the backbone variables they share.
 """
@@ -33,6 +36,48 @@ def _binary_entropy(p):
   return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
 
 
+def _auc(positive, negative):
+  """Probability that a positive score exceeds a negative one (ties count 1/2)."""
+  negative = np.sort(negative)
+  below = np.searchsorted(negative, positive, side='left')
+  not_above = np.searchsorted(negative, positive, side='right')
+  return float(np.mean(below + 0.5 * (not_above - below)) / negative.size)
+
+
+def localization_scores(class_maps, label, present, tolerance=8):
+  """How well per-class maps pick out where each class present is.
+
+  For every (image, present class c) with at least one pixel of c and one of
+  background: the AUC with which map c ranks c's pixels above the background's
+  (pixels of other classes and ignored pixels take no part), and whether map c
+  peaks within `tolerance` pixels (Chebyshev distance) of a pixel of c (the
+  "pointing game").
+
+  Args:
+    class_maps: [batch, height, width, K] float, map c - 1 for class c, at the
+      label's resolution.
+    label: [batch, height, width] int; 0 background, 1..K classes, other values
+      not scored.
+    present: [batch, K] multi-hot of the classes to score.
+    tolerance: pixels a peak may lie off the class's pixels and still count.
+
+  Returns:
+    (aucs, hits): float and bool numpy arrays, one entry per scored pair.
+  """
+  aucs, hits = [], []
+  for maps, image_label, image_present in zip(class_maps, label, present):
+    background = image_label == 0
+    for k in np.flatnonzero(image_present):
+      inside = image_label == k + 1
+      if not inside.any() or not background.any():
+        continue
+      aucs.append(_auc(maps[..., k][inside], maps[..., k][background]))
+      y, x = np.unravel_index(np.argmax(maps[..., k]), inside.shape)
+      hits.append(bool(inside[max(0, y - tolerance):y + tolerance + 1,
+                              max(0, x - tolerance):x + tolerance + 1].any()))
+  return np.array(aucs, np.float64), np.array(hits, bool)
+
+
 def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
                         temperature=0.5, logit_norm='global', max_batches=None):
   """Scores the teacher's pseudo-label sources on a data set with masks.
@@ -53,6 +98,9 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
   Returns:
     dict: 'decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
     'cam_true_classes_miou', 'fused_miou',
+    'cam_auc_median', 'decoder_auc_median', 'cam_pointing', 'decoder_pointing',
+    'num_localized' (`localization_scores` of the CAM given the true classes
+    and of the decoder's class probabilities, over `num_localized` pairs),
     'classifier_accuracy', 'always_absent_accuracy', 'classifier_loss',
     'prior_entropy', 'num_images'.
   """
@@ -80,23 +128,38 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
     predicted = tf.cast(tf.sigmoid(out['cls_logits']) >= 0.5, tf.float32)
     loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=present,
                                                    logits=out['cls_logits'])
-    return cms, present, predicted, loss
+    maps = (tf.image.resize(given['cam'], size),
+            tf.nn.softmax(tf.image.resize(out['logits'], size))[..., 1:])
+    return cms, present, predicted, loss, maps
 
   cms = [np.zeros((num_classes, num_classes), np.int64) for _ in names]
   present, predicted, loss = [], [], []
+  localized = {'cam': ([], []), 'decoder': ([], [])}
   for i, batch in enumerate(dataset):
     if max_batches is not None and i >= max_batches:
       break
-    batch_cms, p, q, l = score(batch)
+    batch_cms, p, q, l, maps = score(batch)
     cms = [a + b.numpy() for a, b in zip(cms, batch_cms)]
     present.append(p.numpy())
     predicted.append(q.numpy())
     loss.append(l.numpy())
+    label = batch['label'].numpy()[..., 0]
+    for (aucs, hits), class_maps in zip(localized.values(), maps):
+      a, h = localization_scores(class_maps.numpy(), label, p.numpy())
+      aucs.append(a)
+      hits.append(h)
   if not present:
     raise ValueError('The data set is empty.')
   present, predicted = np.concatenate(present), np.concatenate(predicted)
   report = {'%s_miou' % n: metrics.iou_from_confusion(cm)[0]
             for n, cm in zip(names, cms)}
+  for name, (aucs, hits) in localized.items():
+    aucs, hits = np.concatenate(aucs), np.concatenate(hits)
+    report['%s_auc_median' % name] = (float(np.median(aucs)) if aucs.size
+                                      else float('nan'))
+    report['%s_pointing' % name] = (float(np.mean(hits)) if hits.size
+                                    else float('nan'))
+  report['num_localized'] = int(aucs.size)
   report.update(
       classifier_accuracy=float(np.mean(predicted == present)),
       always_absent_accuracy=float(np.mean(present == 0)),

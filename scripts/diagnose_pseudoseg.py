@@ -8,6 +8,9 @@ Prints, for the run's latest checkpoint (inference mode, whole images of --split
 a train_sup.py run gets the last part only):
 the mIoU of the decoder, of the SGC (predicted classes / true classes), of the CAM
 itself given the true classes (what the SGC refines) and of the calibrated fusion;
+how well the CAM (true classes) and the decoder localise each class present: the
+median AUC with which a class's map ranks its pixels above the background's, and
+how often the map peaks on the class (within 8 px);
 the classifier's accuracy next to always answering "absent" and its loss next to
 the label prior's entropy; and the gradient norms that the
 classification and segmentation losses send into the shared backbone on one batch;
@@ -54,6 +57,12 @@ def _print_pseudo_label_report(report):
             report['decoder_miou'], report['sgc_miou'],
             report['sgc_true_classes_miou'], report['cam_true_classes_miou'],
             report['fused_miou']))
+  print('  localisation, per image and class present: object-vs-background AUC '
+        'median CAM %.3f, decoder %.3f | peak on the object (8 px) CAM %.3f, '
+        'decoder %.3f | %d pairs' % (
+            report['cam_auc_median'], report['decoder_auc_median'],
+            report['cam_pointing'], report['decoder_pointing'],
+            report['num_localized']))
   print('  classifier: accuracy %.3f (always "absent": %.3f), loss %.3f '
         '(prior entropy %.3f)' % (
             report['classifier_accuracy'], report['always_absent_accuracy'],

@@ -173,6 +173,9 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       self.assertEqual(report['num_images'], 2)  # Batch 1 without --eval_size.
       self.assertIn('CAM, true classes', proc.stdout)
       self.assertBetween(report['cam_true_classes_miou'], 0.0, 1.0)
+      self.assertIn('object-vs-background AUC median CAM', proc.stdout)
+      self.assertGreater(report['num_localized'], 0)
+      self.assertBetween(report['cam_auc_median'], 0.0, 1.0)
       self.assertGreater(report['seg_grad_norm'], 0.0)
       self.assertIn('class identity per backbone level', proc.stdout)
       self.assertNotEmpty(report['feature_probe'])
