@@ -12,6 +12,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from datasets import file_io
+
 INFO_FILENAME = 'dataset_info.json'
 
 VOC_CLASSES = (
@@ -109,11 +111,8 @@ def get_descriptor(name):
 
 def write_info(output_dir, descriptor):
   """Writes `dataset_info.json` next to the shards (atomically)."""
-  path = os.path.join(output_dir, INFO_FILENAME)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.write(descriptor.to_json())
-  os.replace(tmp, path)
+  file_io.write_text_atomic(os.path.join(output_dir, INFO_FILENAME),
+                            descriptor.to_json())
 
 
 def load_info(record_dir, default_name: Optional[str] = None):

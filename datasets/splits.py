@@ -13,12 +13,12 @@ format.
 """
 
 import os
-import tempfile
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from datasets import file_io
 from datasets import record_format
 
 _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -69,18 +69,7 @@ def read_id_list(path: str) -> List[str]:
 
 def write_id_list(path: str, ids: Sequence[str]) -> None:
   """Writes one id a line, atomically (a temporary file renamed into place)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
-  try:
-    with os.fdopen(fd, 'w') as f:
-      for image_id in ids:
-        f.write('%s\n' % image_id)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  file_io.write_text_atomic(path, ''.join('%s\n' % image_id for image_id in ids))
 
 
 def partition(ids: Sequence[str],

@@ -52,6 +52,7 @@ import numpy as np
 from PIL import Image
 
 from datasets import descriptors
+from datasets import file_io
 
 NAME = 'synthetic'
 CLASS_NAMES = ('background', 'stripes', 'dots', 'checker', 'rings',
@@ -558,14 +559,16 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
       ids[split].append(name)
   ids['trainval'] = ids['train'] + ids['val']
   for split, names in ids.items():
-    with open(os.path.join(list_dir, split + '.txt'), 'w') as f:
-      f.write(''.join(n + '\n' for n in names))
+    file_io.write_text_atomic(os.path.join(list_dir, split + '.txt'),
+                              ''.join(n + '\n' for n in names))
   descriptor = tex.descriptor.with_split_sizes(
       {split: len(names) for split, names in ids.items()})
   descriptors.write_info(voc_root, descriptor)
-  with open(os.path.join(voc_root, GENERATOR_FILENAME), 'w') as f:
-    json.dump({'seed': seed, 'image_size': image_size, 'num_train': num_train,
-               'num_val': num_val, 'texture_set': texture_set,
-               'cues': dataclasses.asdict(cues)}, f, indent=2, sort_keys=True)
-    f.write('\n')
+  file_io.write_text_atomic(
+      os.path.join(voc_root, GENERATOR_FILENAME),
+      json.dumps({'seed': seed, 'image_size': image_size,
+                  'num_train': num_train, 'num_val': num_val,
+                  'texture_set': texture_set,
+                  'cues': dataclasses.asdict(cues)}, indent=2,
+                 sort_keys=True) + '\n')
   return voc_root, descriptor

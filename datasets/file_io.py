@@ -1,0 +1,27 @@
+"""Small files written whole or not at all."""
+
+import os
+import tempfile
+
+
+def write_text_atomic(path, text):
+  """Writes `text` to `path` through a temporary file renamed into place.
+
+  A reader (or a later run) sees the old file or the new one, never a part;
+  on any error the temporary file is removed and `path` is left as it was.
+
+  Args:
+    path: the file to write; its directory is created if missing.
+    text: str, the whole content.
+  """
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
+  try:
+    with os.fdopen(fd, 'w') as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
