@@ -28,6 +28,7 @@ from official.vision.modeling.backbones import resnet_deeplab
 from official.vision.modeling.decoders import aspp
 from official.vision.modeling.heads import segmentation_heads
 
+from augment import weak
 from core import cam as cam_lib
 from core import config as config_lib
 from core import sgc as sgc_lib
@@ -96,6 +97,24 @@ def scale_gradient(x, scale):
   return scale * x + (1.0 - scale) * tf.stop_gradient(x)
 
 
+def dropout(x, rate, seed):
+  """Inverted dropout drawn from a stateless seed: one seed, one mask.
+
+  Args:
+    x: float tensor.
+    rate: python float in [0, 1), the share of units zeroed.
+    seed: [2] int stateless seed.
+
+  Returns:
+    `x` with each unit zeroed with probability `rate` and the others scaled by
+    1 / (1 - rate); `x` itself when `rate` is 0.
+  """
+  if not rate:
+    return x
+  kept = tf.random.stateless_uniform(tf.shape(x), seed) >= rate
+  return x * tf.cast(kept, x.dtype) / tf.cast(1.0 - rate, x.dtype)
+
+
 def channel_dropout_mask(perturbed, channels, rate, seed):
   """A per-image channel-dropout multiplier (feature dropout perturbation).
 
@@ -157,11 +176,14 @@ class PseudoSegModel(tf.keras.Model):
                    if cfg.weight_decay else None)
     level = int(math.log2(cfg.output_stride))
     self.backbone = _build_backbone(cfg, regularizer)
+    # Model Garden's ASPP ends with an unseeded Keras dropout, which made two
+    # runs with the same --seed differ; it is off, and call() applies the same
+    # dropout (cfg.aspp_dropout) to the ASPP output from `dropout_seed`.
     self.decoder = aspp.ASPP(
         level=level,
         dilation_rates=[r * 16 // cfg.output_stride for r in cfg.aspp_rates],
         num_filters=cfg.aspp_filters,
-        dropout_rate=cfg.aspp_dropout,
+        dropout_rate=0.0,
         norm_momentum=cfg.batchnorm_momentum,
         kernel_regularizer=regularizer)
     self.head = segmentation_heads.SegmentationHead(
@@ -180,8 +202,6 @@ class PseudoSegModel(tf.keras.Model):
     if cfg.pseudoseg_heads:
       # float32 whatever the mixed-precision policy: these layers are tiny,
       # and the CAM normalisation and the attention softmax want precision.
-      self.cls_dropout = tf.keras.layers.Dropout(
-          cfg.cls_dropout, dtype='float32', name='cls_dropout')
       self.cls_dense = tf.keras.layers.Dense(
           num_classes - 1, kernel_regularizer=regularizer, dtype='float32',
           name='cls_dense')
@@ -209,7 +229,7 @@ class PseudoSegModel(tf.keras.Model):
     return self.backbone(x, training=training)
 
   def call(self, images, training=False, cam_classes=None,
-           attention_mask=None, feature_keep=None):
+           attention_mask=None, feature_keep=None, dropout_seed=None):
     """Runs the network.
 
     Args:
@@ -224,6 +244,10 @@ class PseudoSegModel(tf.keras.Model):
       feature_keep: optional [batch, 1, 1, aspp_filters] float multiplier of
         the ASPP output before the decoder head (`channel_dropout_mask`); the
         classifier, CAM and SGC do not see it.
+      dropout_seed: optional [2] int stateless seed of the training-mode
+        dropout (ASPP output, classifier input): the training steps pass one
+        per step and replica, so that runs repeat and resumed runs continue
+        exactly; None draws one from the global generator.
 
     Returns:
       A dict of float32 tensors:
@@ -236,6 +260,11 @@ class PseudoSegModel(tf.keras.Model):
     """
     endpoints = self.backbone_endpoints(images, training=training)
     decoded = self.decoder(endpoints, training=training)
+    if training:
+      aspp_seed, cls_seed = tf.unstack(tf.random.experimental.stateless_split(
+          weak.make_seed(dropout_seed), num=2))
+      decoded = {k: dropout(v, self._cfg.aspp_dropout, aspp_seed)
+                 for k, v in decoded.items()}
     if feature_keep is not None:
       decoded = {k: v * tf.cast(feature_keep, v.dtype)
                  for k, v in decoded.items()}
@@ -247,7 +276,9 @@ class PseudoSegModel(tf.keras.Model):
     features = tf.cast(endpoints[self.cam_level], tf.float32)
     pooled = tf.reduce_mean(
         scale_gradient(features, self._cfg.cls_feature_grad_scale), axis=[1, 2])
-    cls_logits = self.cls_dense(self.cls_dropout(pooled, training=training))
+    if training:
+      pooled = dropout(pooled, self._cfg.cls_dropout, cls_seed)
+    cls_logits = self.cls_dense(pooled)
     if cam_classes is None:
       cam_classes = tf.cast(
           tf.stop_gradient(tf.sigmoid(cls_logits)) >= self._cfg.cam_threshold,

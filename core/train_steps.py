@@ -40,7 +40,7 @@ class StepSettings:
   cutmix: bool = False
   cutmix_area: float = 0.5
   feature_dropout: float = 0.0
-  seed: int = 0  # Salts the per-step random draws of CutMix / feature dropout.
+  seed: int = 0  # Salts the per-step random draws (dropout, CutMix, ...).
 
 
 def _regularization(model):
@@ -85,7 +85,8 @@ def supervised_step(model, optimizer, batch, settings):
     dict of scalars: loss, sup_loss, reg_loss.
   """
   with tf.GradientTape() as tape:
-    outputs = model(batch['image'], training=True)
+    outputs = model(batch['image'], training=True,
+                    dropout_seed=_step_seed(optimizer, settings))
     sup = losses.softmax_cross_entropy_with_ignore(
         outputs['logits'], batch['label'], ignore_label=settings.ignore_label)
     reg = _regularization(model)
@@ -100,8 +101,11 @@ def _resize_mask(mask, size):
   return tf.image.resize(mask[..., None], size, method='nearest')[..., 0]
 
 
-def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None):
+def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None,
+                       dropout_seed=None):
   """The teacher pass on the weak view and its calibrated-fusion pseudo label.
+
+  `dropout_seed` seeds the teacher's dropout when it runs in training mode.
 
   Returns:
     outputs: the model's outputs on the weak view.
@@ -109,7 +113,8 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
     weight: [B,h,w] per-pixel weight from the confidence threshold.
   """
   outputs = model(weak_image, training=settings.teacher_training_mode,
-                  cam_classes=cam_classes, attention_mask=weak_valid)
+                  cam_classes=cam_classes, attention_mask=weak_valid,
+                  dropout_seed=dropout_seed)
   pseudo, weight = fusion.calibrated_fusion(
       outputs['logits'], outputs['sgc_logits'],
       temperature=settings.temperature, logit_norm=settings.logit_norm,
@@ -175,15 +180,16 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
   num_labeled = tf.shape(lab['image'])[0]
   weakly = settings.use_image_labels
 
+  # Every random draw of the step comes from this seed (one stream each).
+  seed = _step_seed(optimizer, settings)
   # Pseudo labels come from the weak view; the gradient never reaches them
   # (fusion.calibrated_fusion stops it).
   weak_cam_classes = unl['class_labels'] if weakly else None
   teacher_out, weak_pseudo, weak_weight = make_pseudo_labels(
       model if teacher is None else teacher, unl['weak_image'],
-      unl['weak_valid'], settings, weak_cam_classes)
+      unl['weak_valid'], settings, weak_cam_classes,
+      dropout_seed=tf.random.experimental.stateless_fold_in(seed, 2))
   pseudo, weight = weak_pseudo, weak_weight
-  if settings.cutmix or settings.feature_dropout:
-    seed = _step_seed(optimizer, settings)
   if settings.cutmix:
     unl, pseudo, weight = cutmix_unlabeled(
         unl, pseudo, weight, tf.random.experimental.stateless_fold_in(seed, 0),
@@ -204,7 +210,8 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
                  if weakly else None)
   with tf.GradientTape() as tape:
     out = model(images, training=True, cam_classes=cam_classes,
-                attention_mask=valid, feature_keep=feature_keep)
+                attention_mask=valid, feature_keep=feature_keep,
+                dropout_seed=tf.random.experimental.stateless_fold_in(seed, 3))
     logits_l, logits_u = out['logits'][:num_labeled], out['logits'][num_labeled:]
     sup = losses.softmax_cross_entropy_with_ignore(
         logits_l, lab['label'], ignore_label=settings.ignore_label)

@@ -207,6 +207,35 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
                                            0.25, tf.constant([1, 2]))
     self.assertAllEqual(keep, again)
 
+  def test_dropout_against_numpy(self):
+    x = tf.reshape(tf.range(1.0, 4001.0), [4, 1000])
+    seed = tf.constant([3, 4], tf.int64)
+    out = model_lib.dropout(x, 0.25, seed).numpy()
+    # The mask is the stateless draw's, kept units scaled by 1 / (1 - rate).
+    kept = tf.random.stateless_uniform([4, 1000], seed).numpy() >= 0.25
+    self.assertAllClose(out, np.where(kept, x.numpy() / 0.75, 0.0))
+    self.assertNear(np.mean(out == 0.0), 0.25, 0.02)
+    self.assertAllEqual(model_lib.dropout(x, 0.25, seed), out)  # One seed, one mask.
+    self.assertNotAllClose(model_lib.dropout(x, 0.25, [3, 5]), out)
+    self.assertIs(model_lib.dropout(x, 0.0, seed), x)
+
+  def test_training_dropout_follows_the_seed(self):
+    model = _shared_model()
+    self.assertGreater(model.config.aspp_dropout, 0.0)
+    self.assertGreater(model.config.cls_dropout, 0.0)
+    run = functools.partial(model, _images(), training=True,
+                            cam_classes=tf.ones([2, _NUM_CLASSES - 1]))
+    first = run(dropout_seed=tf.constant([1, 2]))
+    again = run(dropout_seed=tf.constant([1, 2]))
+    other = run(dropout_seed=tf.constant([1, 3]))
+    for name in ('logits', 'cls_logits'):
+      self.assertAllEqual(first[name], again[name], msg=name)
+      self.assertNotAllClose(first[name], other[name], msg=name)
+    # Inference mode has no dropout: the seed changes nothing.
+    infer = functools.partial(model, _images(), training=False)
+    self.assertAllEqual(infer(dropout_seed=tf.constant([1, 2]))['logits'],
+                        infer(dropout_seed=tf.constant([1, 3]))['logits'])
+
   def test_feature_keep_perturbs_only_the_decoder(self):
     # Training mode (at initialisation the ASPP output is ~0 in inference mode),
     # no dropout, so that every difference comes from feature_keep.

@@ -282,6 +282,34 @@ class PseudoSegOptionsTest(tf.test.TestCase):
     self.assertAllEqual(mixed['weak_image'], unl['weak_image'])
 
 
+class StepSeedTest(tf.test.TestCase, parameterized.TestCase):
+  """Dropout (ASPP output, classifier) is drawn from --seed and the step."""
+
+  def _one_step(self, pseudoseg, seed):
+    tf.keras.utils.set_random_seed(11)  # The same initial weights every time.
+    try:
+      model, optimizer = _build(pseudoseg_heads=pseudoseg)
+    finally:
+      tf.random.set_seed(None)
+    self.assertGreater(model.config.aspp_dropout, 0.0)
+    settings = _settings(seed=seed)
+    if pseudoseg:
+      batch = {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()}
+      train_steps.pseudoseg_step(model, optimizer, batch, settings)
+    else:
+      train_steps.supervised_step(model, optimizer, _labeled_batch(), settings)
+    return _snapshot(model.variables)
+
+  @parameterized.named_parameters(('supervised', False), ('pseudoseg', True))
+  def test_same_seed_same_step_other_seed_other_step(self, pseudoseg):
+    first = self._one_step(pseudoseg, seed=0)
+    again = self._one_step(pseudoseg, seed=0)
+    other = self._one_step(pseudoseg, seed=1)
+    for a, b in zip(first, again):
+      self.assertAllEqual(a, b)
+    self.assertFalse(all(np.array_equal(a, b) for a, b in zip(first, other)))
+
+
 class ScorePseudoLabelsTest(tf.test.TestCase):
 
   def test_hand_computed_scores(self):

@@ -297,6 +297,19 @@ class KillAndRestartTest(tf.test.TestCase):
     self.assertEqual(
         reader.get_tensor('optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'), 16)
 
+    # The killed and restarted run ends exactly where one run without the kill
+    # does: data position, optimizer state and every random draw (augmentation,
+    # dropout) are functions of --seed and the step (CPU, bit for bit).
+    whole_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.binaries.run_ok('train_sup.py', **dict(flag_values, model_dir=whole_dir))
+    whole = tf.train.load_checkpoint(tf.train.latest_checkpoint(whole_dir))
+    names = [n for n, _ in tf.train.list_variables(whole_dir)
+             if n.startswith('model/')]
+    self.assertNotEmpty(names)
+    for name in names:
+      self.assertAllEqual(reader.get_tensor(name), whole.get_tensor(name),
+                          msg=name)
+
 
 if __name__ == '__main__':
   tf.test.main()
