@@ -9,6 +9,8 @@ def write_text_atomic(path, text):
 
   A reader (or a later run) sees the old file or the new one, never a part;
   on any error the temporary file is removed and `path` is left as it was.
+  The file gets the permissions `open()` would give it (0666 less the umask),
+  not the temporary file's 0600.
 
   Args:
     path: the file to write; its directory is created if missing.
@@ -16,10 +18,13 @@ def write_text_atomic(path, text):
   """
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
+  umask = os.umask(0)
+  os.umask(umask)
   fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
   try:
     with os.fdopen(fd, 'w') as f:
       f.write(text)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
