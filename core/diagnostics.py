@@ -180,12 +180,14 @@ def trunk_gradient_norms(model, images, label, ignore_label=255):
 
   Returns:
     dict: 'cls_grad_norm' and 'seg_grad_norm', global norms over the backbone
-    variables that both losses reach (training mode, batch statistics).
+    variables that both losses reach (training mode, batch statistics, one
+    fixed dropout draw).
   """
   num_classes = model.num_classes
   present = _present_classes(label, num_classes)
   with tf.GradientTape(persistent=True) as tape:
-    out = model(images, training=True)
+    # A fixed dropout draw, so that the report repeats.
+    out = model(images, training=True, dropout_seed=tf.constant([0, 0]))
     cls = losses.multilabel_sigmoid_cross_entropy(out['cls_logits'], present)
     seg = losses.softmax_cross_entropy_with_ignore(out['logits'], label,
                                                    ignore_label=ignore_label)

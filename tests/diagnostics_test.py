@@ -132,6 +132,16 @@ class DiagnosticsTest(tf.test.TestCase):
                         np.median(np.concatenate(aucs)), atol=1e-4)
     self.assertAllClose(report['cam_pointing'], np.mean(np.concatenate(hits)))
 
+  def test_gradient_norms_repeat(self):
+    # Training mode with dropout on: one fixed draw, the same norms each time.
+    model = _model()
+    self.assertGreater(model.config.aspp_dropout, 0.0)
+    batch = next(iter(_batches().unbatch().batch(4)))
+    first = diagnostics.trunk_gradient_norms(model, batch['image'],
+                                             batch['label'])
+    self.assertEqual(diagnostics.trunk_gradient_norms(
+        model, batch['image'], batch['label']), first)
+
   def test_gradient_norms_follow_the_grad_scale(self):
     batch = next(iter(_batches().unbatch().batch(4)))
     norms = {}
