@@ -130,8 +130,7 @@ def channel_dropout_mask(perturbed, channels, rate, seed):
   """
   perturbed = tf.cast(perturbed, tf.float32)[:, None, None, None]
   batch = tf.shape(perturbed)[0]
-  kept = tf.random.stateless_uniform([batch, 1, 1, channels], seed) >= rate
-  dropped = tf.cast(kept, tf.float32) / (1.0 - rate)
+  dropped = dropout(tf.ones([batch, 1, 1, channels]), rate, seed)
   return perturbed * dropped + (1.0 - perturbed)
 
 
