@@ -159,7 +159,8 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
                                       else float('nan'))
     report['%s_pointing' % name] = (float(np.mean(hits)) if hits.size
                                     else float('nan'))
-  report['num_localized'] = int(aucs.size)
+  # The CAM and the decoder are scored on the same pairs.
+  report['num_localized'] = int(sum(a.size for a in localized['cam'][0]))
   report.update(
       classifier_accuracy=float(np.mean(predicted == present)),
       always_absent_accuracy=float(np.mean(present == 0)),
