@@ -78,6 +78,37 @@ def localization_scores(class_maps, label, present, tolerance=8):
   return np.array(aucs, np.float64), np.array(hits, bool)
 
 
+def rescale_batch(batch, scale):
+  """Resizes an evaluation batch by `scale`: the same scenes, objects `scale`x larger.
+
+  For asking how a map's localisation depends on object size in pixels (the
+  network's receptive field and stride stay what they are). The image is resized
+  bilinearly with antialiasing and clipped to [0, 1]; label and valid mask by
+  nearest neighbour; the scores are then taken at the new size.
+
+  Args:
+    batch: dict with 'image' [B,H,W,3], 'label' [B,H,W,1] and 'valid' [B,H,W]
+      (other entries are passed through).
+    scale: python float > 0.
+
+  Returns:
+    The batch with those three resized to round([H, W] * scale).
+  """
+  if scale <= 0:
+    raise ValueError('scale must be > 0, got %r' % scale)
+  if scale == 1.0:
+    return batch
+  size = tf.cast(tf.round(tf.cast(tf.shape(batch['image'])[1:3], tf.float32) *
+                          scale), tf.int32)
+  out = dict(batch)
+  out['image'] = tf.clip_by_value(
+      tf.image.resize(batch['image'], size, antialias=True), 0.0, 1.0)
+  out['label'] = tf.image.resize(batch['label'], size, method='nearest')
+  out['valid'] = tf.image.resize(batch['valid'][..., tf.newaxis], size,
+                                 method='nearest')[..., 0]
+  return out
+
+
 def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
                         temperature=0.5, logit_norm='global', max_batches=None):
   """Scores the teacher's pseudo-label sources on a data set with masks.

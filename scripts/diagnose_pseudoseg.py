@@ -2,7 +2,8 @@ r"""Measures why a PseudoSeg run's pseudo labels help or not (needs masks to sco
 
 Usage:
   python scripts/diagnose_pseudoseg.py --model_dir=runs/main/seed0/pseudoseg \
-      --split=train --eval_size=128,128 [--max_batches=20] [--output_json=diag.json]
+      --split=train --eval_size=128,128 [--max_batches=20] [--output_json=diag.json] \
+      [--image_scale=1.25]
 
 Prints, for the run's latest checkpoint (inference mode, whole images of --split;
 a train_sup.py run gets the last part only):
@@ -17,6 +18,8 @@ classification and segmentation losses send into the shared backbone on one batc
 and, per backbone level, how well a linear probe tells the classes apart from that
 level's features (core/feature_probe.py): the classifier, CAM and SGC read the last
 level, so if it cannot tell the classes apart they cannot either.
+--image_scale resizes the images (and masks) first: how the maps localise when the
+same objects span more (or fewer) cells of the stride-16 grid.
 "unlabeled" images of the embedded set and of VOC train_aug have masks: score them.
 """
 
@@ -47,6 +50,12 @@ _EVAL_SIZE = flags.DEFINE_list(
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Images per batch.')
 _MAX_BATCHES = flags.DEFINE_integer('max_batches', 20, 'Batches to score.')
 _OUTPUT_JSON = flags.DEFINE_string('output_json', '', 'Also write results here.')
+_IMAGE_SCALE = flags.DEFINE_float(
+    'image_scale', 1.0, 'Resize every (padded) image and its mask by this factor '
+    'before scoring: the same scenes with objects that many times larger in '
+    'pixels. Scores are taken at the new size.')
+flags.register_validator('image_scale', lambda scale: scale > 0,
+                         message='--image_scale must be > 0.')
 # Share of a grid cell's pixels its class must hold for the probe to use the cell.
 _PURITY = 0.75
 
@@ -96,13 +105,19 @@ def main(argv):
       cfg, num_classes, _RECORD_DIR.value, _SPLIT.value, _MODEL_DIR.value)
   eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
   dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
-  report = {'checkpoint': path, 'split': _SPLIT.value}
+  if _IMAGE_SCALE.value != 1.0:
+    dataset = dataset.map(
+        lambda batch: diagnostics.rescale_batch(batch, _IMAGE_SCALE.value))
+  report = {'checkpoint': path, 'split': _SPLIT.value,
+            'image_scale': _IMAGE_SCALE.value}
   probe = feature_probe.class_identity_probe(
       model, dataset, num_classes, ignore_label=descriptor.ignore_label,
       purity=_PURITY, max_batches=_MAX_BATCHES.value)
   report['feature_probe'] = probe
-  print('%s, %d images of %s (inference mode):' % (
-      path, next(iter(probe.values()))['num_images'], _SPLIT.value))
+  print('%s, %d images of %s%s (inference mode):' % (
+      path, next(iter(probe.values()))['num_images'], _SPLIT.value,
+      ', resized by %g' % _IMAGE_SCALE.value if _IMAGE_SCALE.value != 1.0
+      else ''))
   # Supervised runs have no classifier, CAM or SGC: only the probe applies.
   if cfg.model.pseudoseg_heads:
     report.update(diagnostics.pseudo_label_report(

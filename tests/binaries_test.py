@@ -95,14 +95,18 @@ class EvalTest(tf.test.TestCase):
     output = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'd.json')
     proc = self.binaries.run_ok('scripts/diagnose_pseudoseg.py',
                                 model_dir=self.model_dir, split='train',
-                                eval_size='64,64', output_json=output)
-    self.assertRegex(proc.stdout,
-                     r'ckpt-4, \d+ images of train \(inference mode\)')
+                                eval_size='64,64', image_scale=1.5,
+                                output_json=output)
+    self.assertRegex(
+        proc.stdout,
+        r'ckpt-4, \d+ images of train, resized by 1.5 \(inference mode\)')
     self.assertIn('class identity per backbone level', proc.stdout)
     self.assertRegex(proc.stdout, r'= CAM/SGC features: foreground cells')
     self.assertNotIn('pseudo-label mIoU', proc.stdout)
     with open(output) as f:
-      probe = json.load(f)['feature_probe']
+      report = json.load(f)
+    self.assertEqual(report['image_scale'], 1.5)
+    probe = report['feature_probe']
     self.assertNotEmpty(probe)
     for result in probe.values():
       self.assertBetween(result['accuracy'], 0.0, 1.0)

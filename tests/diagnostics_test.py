@@ -40,6 +40,28 @@ class DiagnosticsTest(tf.test.TestCase):
     self.assertAllClose(diagnostics._binary_entropy(0.25),
                         -(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
 
+  def test_rescale_batch_doubles_by_hand(self):
+    label = np.array([[0, 1], [2, 255]], np.int32)
+    batch = {'image': tf.constant([[[[0.0] * 3, [1.0] * 3], [[0.5] * 3, [0.25] * 3]]]),
+             'label': tf.constant(label[np.newaxis, ..., np.newaxis]),
+             'valid': tf.constant([[[1.0, 1.0], [1.0, 0.0]]]),
+             'filename': tf.constant(['a'])}
+    out = diagnostics.rescale_batch(batch, 2.0)
+    # Nearest neighbour at an exact factor 2 repeats every pixel into a 2x2 block.
+    self.assertAllEqual(out['label'][0, ..., 0],
+                        np.repeat(np.repeat(label, 2, 0), 2, 1))
+    self.assertAllEqual(out['valid'][0],
+                        [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]])
+    self.assertEqual(out['image'].shape, (1, 4, 4, 3))
+    self.assertAllInRange(out['image'], 0.0, 1.0)
+    self.assertAllClose(out['image'][0, 0, 0], [0.0] * 3)  # Corner keeps its value.
+    self.assertEqual(out['filename'].numpy()[0], b'a')
+    self.assertEqual(diagnostics.rescale_batch(batch, 0.5)['label'].shape,
+                     (1, 1, 1, 1))
+    self.assertIs(diagnostics.rescale_batch(batch, 1.0), batch)
+    with self.assertRaisesRegex(ValueError, 'scale must be > 0'):
+      diagnostics.rescale_batch(batch, 0.0)
+
   def test_auc_against_hand_values(self):
     # Positives 3 and 1 against negatives 1, 2, 0: 3 beats all three; 1 ties
     # one (1/2), loses one, beats one: (3 + 1.5) / 6.
