@@ -87,7 +87,8 @@ def rescale_batch(batch, scale):
   nearest neighbour; the scores are then taken at the new size.
 
   Args:
-    batch: dict with 'image' [B,H,W,3], 'label' [B,H,W,1] and 'valid' [B,H,W]
+    batch: dict with 'image' [B,H,W,3], 'label' [B,H,W,1] and 'valid' [B,H,W];
+      the original sizes 'height' and 'width' [B], if there, are scaled too
       (other entries are passed through).
     scale: python float > 0.
 
@@ -106,6 +107,10 @@ def rescale_batch(batch, scale):
   out['label'] = tf.image.resize(batch['label'], size, method='nearest')
   out['valid'] = tf.image.resize(batch['valid'][..., tf.newaxis], size,
                                  method='nearest')[..., 0]
+  for key in ('height', 'width'):
+    if key in batch:
+      out[key] = tf.cast(tf.round(tf.cast(batch[key], tf.float32) * scale),
+                         batch[key].dtype)
   return out
 
 

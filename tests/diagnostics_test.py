@@ -45,8 +45,11 @@ class DiagnosticsTest(tf.test.TestCase):
     batch = {'image': tf.constant([[[[0.0] * 3, [1.0] * 3], [[0.5] * 3, [0.25] * 3]]]),
              'label': tf.constant(label[np.newaxis, ..., np.newaxis]),
              'valid': tf.constant([[[1.0, 1.0], [1.0, 0.0]]]),
-             'filename': tf.constant(['a'])}
+             'filename': tf.constant(['a']), 'height': tf.constant([2]),
+             'width': tf.constant([1])}
     out = diagnostics.rescale_batch(batch, 2.0)
+    self.assertAllEqual(out['height'], [4])
+    self.assertAllEqual(out['width'], [2])
     # Nearest neighbour at an exact factor 2 repeats every pixel into a 2x2 block.
     self.assertAllEqual(out['label'][0, ..., 0],
                         np.repeat(np.repeat(label, 2, 0), 2, 1))
