@@ -224,7 +224,9 @@ class MirroredTest(tf.test.TestCase):
 
   def test_pseudoseg_step_through_train_loop_on_two_replicas(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    proc = self.binaries.run_python(_MIRRORED_STEPS, [model_dir])
+    # Two training loops on two replicas: ~2 min alone on 2 cores, past the default
+    # 300 s guard when other TensorFlow jobs share the cores (a hang guard only).
+    proc = self.binaries.run_python(_MIRRORED_STEPS, [model_dir], timeout=900)
     self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
     result = _last_json(proc.stdout)
     self.assertEqual(result['replicas'], 2)
