@@ -18,6 +18,7 @@ Two reports, both on images whose masks are known (the masks only score, never t
 import numpy as np
 import tensorflow as tf
 
+from augment import weak
 from core import cam as cam_lib
 from core import fusion
 from core import losses
@@ -93,14 +94,13 @@ def rescale_batch(batch, scale):
     scale: python float > 0.
 
   Returns:
-    The batch with those three resized to round([H, W] * scale).
+    The batch with those three resized to round([H, W] * scale) (at least 1).
   """
   if scale <= 0:
     raise ValueError('scale must be > 0, got %r' % scale)
   if scale == 1.0:
     return batch
-  size = tf.cast(tf.round(tf.cast(tf.shape(batch['image'])[1:3], tf.float32) *
-                          scale), tf.int32)
+  size = weak.scaled_size(tf.shape(batch['image'])[1:3], scale)
   out = dict(batch)
   out['image'] = tf.clip_by_value(
       tf.image.resize(batch['image'], size, antialias=True), 0.0, 1.0)
@@ -109,8 +109,7 @@ def rescale_batch(batch, scale):
                                  method='nearest')[..., 0]
   for key in ('height', 'width'):
     if key in batch:
-      out[key] = tf.cast(tf.round(tf.cast(batch[key], tf.float32) * scale),
-                         batch[key].dtype)
+      out[key] = tf.cast(weak.scaled_size(batch[key], scale), batch[key].dtype)
   return out
 
 

@@ -12,6 +12,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from augment import weak
 from core import metrics
 
 
@@ -32,8 +33,8 @@ def predict_probabilities(model, images, scales=(1.0,), flip=False):
   for scale in scales:
     scaled = images
     if scale != 1.0:
-      new_size = tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32)
-      scaled = tf.image.resize(images, new_size, method='bilinear')
+      scaled = tf.image.resize(images, weak.scaled_size(size, scale),
+                               method='bilinear')
     variants = [(scaled, False)] + ([(scaled[:, :, ::-1], True)] if flip else [])
     for inputs, flipped in variants:
       logits = tf.cast(model(inputs, training=False)['logits'], tf.float32)
