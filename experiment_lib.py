@@ -43,6 +43,10 @@ _HELP = {
                   'pixel | none.',
     'teacher_training_mode': 'Run the weak (teacher) pass in training mode, as '
                              'the official code does.',
+    'oracle_pseudo_labels': 'Diagnostic, not semi-supervised: the pseudo label '
+                            'is the unlabeled image\'s own mask (one-hot, the '
+                            'ignore label weighs 0): the ceiling of the '
+                            'consistency path with a perfect teacher.',
     'ema_decay': 'EMA teacher: pseudo labels from a moving average of the model '
                  '(decay d, ramped as min(d, (1+step)/(10+step))); 0 = the model '
                  'itself (official).',
@@ -210,7 +214,9 @@ def step_settings(cfg, descriptor):
       use_image_labels=cfg.data.use_image_labels,
       ema_decay=cfg.pseudo_label.ema_decay, cutmix=cfg.pseudo_label.cutmix,
       cutmix_area=cfg.pseudo_label.cutmix_area,
-      feature_dropout=cfg.pseudo_label.feature_dropout, seed=cfg.train.seed)
+      feature_dropout=cfg.pseudo_label.feature_dropout,
+      oracle_pseudo_labels=cfg.pseudo_label.oracle_pseudo_labels,
+      seed=cfg.train.seed)
 
 
 def _start_index(ctx, global_batch, start_step):
@@ -249,7 +255,8 @@ def unlabeled_dataset_fn(cfg, descriptor):
         use_image_labels=cfg.data.use_image_labels, scales=scales,
         seed=cfg.train.seed + 1, start_index=_start_index(ctx, batch, start_step),
         shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx,
-        include_weak_label=cfg.pseudo_label.score_pseudo_labels)
+        include_weak_label=(cfg.pseudo_label.score_pseudo_labels or
+                            cfg.pseudo_label.oracle_pseudo_labels))
   return fn
 
 

@@ -73,6 +73,10 @@ class PseudoLabelConfig:
   # against the unlabeled images' own masks, when the records carry them. Logged
   # only; the masks never reach a loss.
   score_pseudo_labels: bool = False
+  # Diagnostic, not semi-supervised: the pseudo label is the unlabeled image's own
+  # mask (one-hot; ignored pixels weigh 0), so a run measures what the consistency
+  # path could give with a perfect teacher. Needs records with masks.
+  oracle_pseudo_labels: bool = False
   # Options of SPEC.md, off by default (ours to offer, not the official recipe).
   # EMA teacher: pseudo labels from an exponential moving average of the model
   # (core/ema.py); 0 = the model itself, as the official code.

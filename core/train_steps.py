@@ -40,6 +40,7 @@ class StepSettings:
   cutmix: bool = False
   cutmix_area: float = 0.5
   feature_dropout: float = 0.0
+  oracle_pseudo_labels: bool = False  # Diagnostic: the masks as pseudo labels.
   seed: int = 0  # Salts the per-step random draws (dropout, CutMix, ...).
 
 
@@ -123,6 +124,25 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
   return outputs, pseudo, weight
 
 
+def oracle_pseudo_labels(weak_label, size, settings):
+  """The weak view's own mask as a pseudo label (a diagnostic, not a method).
+
+  Args:
+    weak_label: [B,H,W,1] int32 mask of the weak view.
+    size: [2] (h, w) of the decoder's logits; the mask is resized nearest.
+    settings: StepSettings (num_classes, ignore_label).
+
+  Returns:
+    pseudo: [B,h,w,C] one-hot of the mask (zeros on ignored pixels).
+    weight: [B,h,w] 1 where the mask has a class, 0 on ignored pixels.
+  """
+  label = tf.image.resize(weak_label, size, method='nearest')[..., 0]
+  weight = tf.cast(tf.not_equal(label, settings.ignore_label), tf.float32)
+  # An out-of-range id (the ignore label included) gives an all-zero row.
+  pseudo = tf.one_hot(label, settings.num_classes, dtype=tf.float32)
+  return pseudo, weight
+
+
 def _step_seed(optimizer, settings):
   """[2] int64 stateless seed for this step and replica (same on resume)."""
   replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -190,6 +210,12 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
       unl['weak_valid'], settings, weak_cam_classes,
       dropout_seed=tf.random.experimental.stateless_fold_in(seed, 2))
   pseudo, weight = weak_pseudo, weak_weight
+  if settings.oracle_pseudo_labels:
+    if 'weak_label' not in unl:
+      raise ValueError('oracle_pseudo_labels needs the unlabeled views\' masks '
+                       '(include_weak_label in the unlabeled stream).')
+    pseudo, weight = oracle_pseudo_labels(
+        unl['weak_label'], tf.shape(weak_pseudo)[1:3], settings)
   if settings.cutmix:
     unl, pseudo, weight = cutmix_unlabeled(
         unl, pseudo, weight, tf.random.experimental.stateless_fold_in(seed, 0),

@@ -51,5 +51,25 @@ class TestEvalRecords:
       experiment_lib.eval_records(cfg, 3, tiny_records.record_dir, 'val', 'RUN')
 
 
+class TestOracleWiring:
+  """--oracle_pseudo_labels reaches the step and brings the masks along."""
+
+  @pytest.mark.parametrize('oracle', [False, True])
+  def test_unlabeled_stream_and_settings(self, tiny_records, oracle):
+    cfg = config.replace(
+        config.smoke(), data=dict(record_dir=tiny_records.record_dir,
+                                  crop_size=(33, 33)),
+        pseudo_label=dict(oracle_pseudo_labels=oracle),
+        train=dict(unlabeled_batch_size=2))
+    descriptor = experiment_lib.dataset_info(cfg)
+    assert experiment_lib.step_settings(
+        cfg, descriptor).oracle_pseudo_labels == oracle
+    fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
+    batch = next(iter(fn(tf.distribute.InputContext(), 0)))
+    assert ('weak_label' in batch) == oracle
+    if oracle:
+      assert batch['weak_label'].shape == (2, 33, 33, 1)
+
+
 if __name__ == '__main__':
   tf.test.main()

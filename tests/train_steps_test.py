@@ -346,5 +346,50 @@ class ScorePseudoLabelsTest(tf.test.TestCase):
       self.assertBetween(float(out[name]), 0.0, 1.0, msg=name)
 
 
+class OraclePseudoLabelsTest(tf.test.TestCase):
+
+  def test_hand_computed_one_hot_and_weight(self):
+    # A 4x4 mask resized nearest to the 2x2 decoder grid; 3 classes.
+    mask = np.kron(np.array([[0, 2], [255, 1]]), np.ones((2, 2), np.int64))
+    pseudo, weight = train_steps.oracle_pseudo_labels(
+        tf.constant(mask[None, ..., None], tf.int32), [2, 2],
+        train_steps.StepSettings(3))
+    self.assertAllEqual(pseudo[0], [[[1, 0, 0], [0, 0, 1]],
+                                    [[0, 0, 0], [0, 1, 0]]])
+    self.assertAllEqual(weight[0], [[1, 1], [0, 1]])
+
+  def test_step_trains_on_the_masks(self):
+    model, optimizer = _build()
+    unl = _unlabeled_batch()
+    unl['weak_label'] = _labels(2, seed=4)  # Top 3 of 65 rows ignored.
+    out = train_steps.pseudoseg_step(
+        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
+        _settings(oracle_pseudo_labels=True))
+    # One-hot labels: full confidence; the ignored rows drop out of the loss.
+    self.assertAllClose(out['pseudo_confidence'], 1.0)
+    self.assertBetween(float(out['pixels_used']), 0.85, 0.99)
+    self.assertGreater(float(out['unsup_loss']), 0.0)
+    # The teacher's own fused label is still what gets scored.
+    self.assertLess(float(out['pseudo_miou']), 1.0)
+
+  def test_all_ignored_masks_give_no_consistency_loss(self):
+    model, optimizer = _build()
+    unl = _unlabeled_batch()
+    unl['weak_label'] = tf.fill([2, _CROP, _CROP, 1], 255)
+    out = train_steps.pseudoseg_step(
+        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
+        _settings(oracle_pseudo_labels=True))
+    self.assertEqual(float(out['unsup_loss']), 0.0)
+    self.assertEqual(float(out['pixels_used']), 0.0)
+
+  def test_step_without_masks_says_so(self):
+    model, optimizer = _build()
+    with self.assertRaisesRegex(ValueError, 'oracle_pseudo_labels needs'):
+      train_steps.pseudoseg_step(
+          model, optimizer,
+          {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()},
+          _settings(oracle_pseudo_labels=True))
+
+
 if __name__ == '__main__':
   tf.test.main()
