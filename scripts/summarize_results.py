@@ -12,6 +12,8 @@ directories (seeds) it adds mean ± standard deviation. For the PseudoSeg runs
 trained with --score_pseudo_labels it also reports how good the teacher's pseudo
 labels were on the unlabeled crops at the end of training (the mean of the last
 few logged values of metrics/decoder_miou, sgc_miou, pseudo_miou in RUN/train).
+Then the last checkpoint's IoU per class, mean over the seeds: where a run loses a
+class (as self-training can), it shows there.
 Writes results.md and results.json to --output_dir (default: the single runs dir).
 """
 
@@ -36,16 +38,66 @@ COLUMNS = (('sup_few', 'supervised'), ('pseudoseg', 'PseudoSeg'),
            ('sup_full', 'fully supervised (all labels)'))
 
 
-def read_run(run_dir):
-  """Returns (last, best) mIoU of a run, or None if it was not evaluated."""
-  scores = {}
+def _read_results(run_dir):
+  """{step: results dict} of a run's RUN/eval/results-STEP.json files."""
+  results = {}
   for path in glob.glob(os.path.join(run_dir, 'eval', 'results-*.json')):
     with open(path) as f:
       result = json.load(f)
-    scores[result['step']] = result['miou']
+    results[result['step']] = result
+  return results
+
+
+def read_run(run_dir):
+  """Returns (last, best) mIoU of a run, or None if it was not evaluated."""
+  scores = {step: r['miou'] for step, r in _read_results(run_dir).items()}
   if not scores:
     return None
   return scores[max(scores)], max(scores.values())
+
+
+def read_per_class(run_dir):
+  """Returns (class names, per-class IoU) of the last checkpoint, or None.
+
+  None also when the results file predates per-class scores.
+  """
+  results = _read_results(run_dir)
+  if not results:
+    return None
+  last = results[max(results)]
+  if 'per_class_iou' not in last or 'class_names' not in last:
+    return None
+  return list(last['class_names']), list(last['per_class_iou'])
+
+
+def per_class_table(runs_dirs):
+  """Markdown lines: last checkpoint's IoU per class, mean over the seeds.
+
+  A class that a run stops predicting shows here long before it moves the mIoU
+  much. Returns ([], {}) when no run has per-class scores.
+  """
+  names, per_run = None, {}
+  for run, _ in COLUMNS:
+    for runs_dir in runs_dirs:
+      found = read_per_class(os.path.join(runs_dir, run))
+      if found is None:
+        continue
+      if names is not None and found[0] != names:
+        raise ValueError('%s: classes %s differ from %s.' %
+                         (os.path.join(runs_dir, run), found[0], names))
+      names = found[0]
+      per_run.setdefault(run, []).append(found[1])
+  if names is None:
+    return [], {}
+  lines = ['', 'IoU per class, last checkpoint (mean over the seeds):',
+           '| run | seeds | ' + ' | '.join(names) + ' |',
+           '|' + '---|' * (len(names) + 2)]
+  for run, title in COLUMNS:
+    if run in per_run:
+      mean = np.mean(per_run[run], axis=0)
+      lines.append('| %s | %d | ' % (title, len(per_run[run])) +
+                   ' | '.join('%.3f' % v for v in mean) + ' |')
+  return lines, per_run
 
 
 PSEUDO_LABEL_SCORES = (('decoder_miou', 'decoder'), ('sgc_miou', 'SGC'),
@@ -115,6 +167,11 @@ def main(argv):
     score_text = '\n'.join(score_lines)
     print(score_text)
     text += '\n' + score_text
+  class_lines, per_class = per_class_table(_RUNS_DIRS.value)
+  if class_lines:
+    class_text = '\n'.join(class_lines)
+    print(class_text)
+    text += '\n' + class_text
   sup, wss = table['sup_few']['last'], table['pseudoseg']['last']
   if sup and len(sup) == len(wss):
     gains = np.array(wss) - np.array(sup)
@@ -126,7 +183,8 @@ def main(argv):
     f.write(text + '\n')
   with open(os.path.join(out, 'results.json'), 'w') as f:
     json.dump({'num_labeled': _NUM_LABELED.value, 'runs_dirs': _RUNS_DIRS.value,
-               'miou': table, 'pseudo_label_miou': scores}, f, indent=2)
+               'miou': table, 'pseudo_label_miou': scores,
+               'per_class_iou_last': per_class}, f, indent=2)
 
 
 if __name__ == '__main__':

@@ -221,12 +221,16 @@ class TestConverters:
     assert not os.path.exists(os.path.join(out, 'dataset_info.json'))
 
 
-def _write_results(run_dir, scores):
-  """Writes RUN/eval/results-STEP.json for {step: miou}."""
+def _write_results(run_dir, scores, per_class=None, class_names=None):
+  """Writes RUN/eval/results-STEP.json for {step: miou} ({step: [IoU]})."""
   os.makedirs(os.path.join(run_dir, 'eval'), exist_ok=True)
   for step, miou in scores.items():
+    result = {'step': step, 'miou': miou, 'pixel_accuracy': 0.5}
+    if per_class and step in per_class:
+      result.update(per_class_iou=per_class[step],
+                    class_names=class_names or ['background', 'a', 'b'])
     with open(os.path.join(run_dir, 'eval', 'results-%d.json' % step), 'w') as f:
-      json.dump({'step': step, 'miou': miou, 'pixel_accuracy': 0.5}, f)
+      json.dump(result, f)
 
 
 class TestSummarizeResults:
@@ -292,6 +296,47 @@ class TestSummarizeResults:
     np.testing.assert_allclose(out['miou']['pseudoseg']['last'], wss_last)
     # Nothing is written into the seed directories with --output_dir.
     assert not os.path.exists(os.path.join(dirs[0], 'results.md'))
+
+
+class TestPerClassTable:
+  """summarize_results.py's per-class table: last checkpoint, mean over seeds."""
+
+  def test_hand_computed_means(self, tmp_path):
+    dirs = [str(tmp_path / ('seed%d' % s)) for s in range(2)]
+    for i, d in enumerate(dirs):
+      # Step 1's per-class scores must not count: only the last checkpoint's.
+      _write_results(os.path.join(d, 'sup_few'), {1: 0.1, 2: 0.5},
+                     per_class={1: [0.0, 0.0, 0.0], 2: [0.9, 0.4 + 0.2 * i, 0.2]})
+      # The class 'b' is lost on one seed.
+      _write_results(os.path.join(d, 'pseudoseg'), {2: 0.4},
+                     per_class={2: [0.8, 0.5, 0.0 if i else 0.3]})
+      # An old results file without per-class scores: the run is left out.
+      _write_results(os.path.join(d, 'sup_full'), {2: 0.9})
+    proc = _python('scripts/summarize_results.py', '--runs_dirs=' + ','.join(dirs),
+                   '--num_labeled=20', '--output_dir=' + str(tmp_path / 'all'))
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert '| run | seeds | background | a | b |' in proc.stdout
+    assert '| supervised | 2 | 0.900 | 0.500 | 0.200 |' in proc.stdout
+    assert '| PseudoSeg | 2 | 0.800 | 0.500 | 0.150 |' in proc.stdout
+    assert '| fully supervised' not in proc.stdout.split('IoU per class')[1]
+    out = _load(str(tmp_path / 'all' / 'results.json'))
+    np.testing.assert_allclose(out['per_class_iou_last']['pseudoseg'],
+                               [[0.8, 0.5, 0.3], [0.8, 0.5, 0.0]])
+    with open(str(tmp_path / 'all' / 'results.md')) as f:
+      assert 'IoU per class, last checkpoint' in f.read()
+
+  def test_runs_of_other_classes_are_an_error(self, tmp_path):
+    d = str(tmp_path / 'seed0')
+    _write_results(os.path.join(d, 'sup_few'), {2: 0.5},
+                   per_class={2: [0.9, 0.1, 0.2]})
+    _write_results(os.path.join(d, 'pseudoseg'), {2: 0.5},
+                   per_class={2: [0.9, 0.1, 0.2]},
+                   class_names=['background', 'a', 'c'])
+    proc = _python('scripts/summarize_results.py', '--runs_dirs=' + d,
+                   '--num_labeled=20')
+    assert proc.returncode != 0
+    assert os.path.join(d, 'pseudoseg') in proc.stdout
+    assert "'c'" in proc.stdout, proc.stdout[-2000:]
 
 
 def _write_scalars(run_dir, series):
