@@ -14,6 +14,7 @@ from absl import logging
 import tensorflow as tf
 
 from core import config as config_lib
+from core import distribution_alignment
 from core import ema
 from core import model as model_lib
 from core import train_steps
@@ -53,6 +54,11 @@ _HELP = {
     'cutmix': 'CutMix between unlabeled images: strong views and pseudo labels '
               'mixed with one box per image (not in the official code).',
     'cutmix_area': 'Share of the image inside the CutMix box, in (0, 1].',
+    'distribution_alignment': 'Distribution alignment (ReMixMatch): the fused '
+                              'probability times (labeled pixels\' class '
+                              'marginal / teacher\'s marginal), both running '
+                              'averages with this momentum, in [0, 1); 0 = off '
+                              '(official).',
     'feature_dropout': 'Feature dropout perturbation: share of the ASPP output '
                        'channels dropped for the student\'s strong views, in '
                        '[0, 1); 0 = off (official).',
@@ -120,6 +126,10 @@ def config_from_flags():
   if not 0.0 < cfg.pseudo_label.cutmix_area <= 1.0:
     raise flags.ValidationError('--cutmix_area must be in (0, 1], got %r.' %
                                 cfg.pseudo_label.cutmix_area)
+  if not 0.0 <= cfg.pseudo_label.distribution_alignment < 1.0:
+    raise flags.ValidationError(
+        '--distribution_alignment must be in [0, 1), got %r.' %
+        cfg.pseudo_label.distribution_alignment)
   if not 0.0 <= cfg.pseudo_label.feature_dropout < 1.0:
     raise flags.ValidationError('--feature_dropout must be in [0, 1), got %r.' %
                                 cfg.pseudo_label.feature_dropout)
@@ -197,6 +207,15 @@ def build_ema_teacher(cfg, strategy, model, num_classes):
     teacher = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
     ema.copy_variables(teacher.variables, model.variables)
   return teacher
+
+
+def build_distribution_alignment(cfg, strategy, num_classes):
+  """The running marginals of --distribution_alignment, or None when it is 0."""
+  if not cfg.pseudo_label.distribution_alignment:
+    return None
+  with strategy.scope():
+    return distribution_alignment.DistributionAlignment(
+        num_classes, cfg.pseudo_label.distribution_alignment)
 
 
 def step_settings(cfg, descriptor):

@@ -29,10 +29,12 @@ experiment_lib.define_flags(experiment_lib.PSEUDOSEG_SECTIONS,
                             overrides={'pseudoseg_heads': True})
 
 
-def pseudoseg_pictures(model, palette, settings, batch):
+def pseudoseg_pictures(model, palette, settings, alignment, batch):
   """Weak | strong | CAM | SGC | decoder | pseudo label, for TensorBoard.
 
-  `model` is the pseudo-label maker: the EMA teacher when there is one. With
+  `model` is the pseudo-label maker: the EMA teacher when there is one;
+  `alignment` (or None) re-weights its label as in training, without moving its
+  marginals. With
   CutMix, a second picture shows what the student trains on: mixed strong view |
   mixed pseudo label.
   """
@@ -41,7 +43,8 @@ def pseudoseg_pictures(model, palette, settings, batch):
   # Inference mode here: drawing pictures must not move batch-norm statistics.
   outputs, pseudo, weight = train_steps.make_pseudo_labels(
       model, unl['weak_image'], unl['weak_valid'],
-      dataclasses.replace(settings, teacher_training_mode=False), cam_classes)
+      dataclasses.replace(settings, teacher_training_mode=False), cam_classes,
+      align=alignment.align if alignment is not None else None)
   size = tf.shape(unl['weak_image'])[1:3]
   cam = cam_lib.cam_with_background(outputs['cam'])
   pictures = {'weak_strong_cam_sgc_decoder_pseudo': visualization.side_by_side([
@@ -67,6 +70,9 @@ def main(argv):
   descriptor, strategy, model, optimizer, settings = experiment_lib.set_up(cfg)
   teacher = experiment_lib.build_ema_teacher(cfg, strategy, model,
                                              descriptor.num_classes)
+  alignment = experiment_lib.build_distribution_alignment(
+      cfg, strategy, descriptor.num_classes)
+  checkpoint_objects = {'teacher': teacher, 'distribution_alignment': alignment}
   labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)
   unlabeled_fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
 
@@ -77,13 +83,15 @@ def main(argv):
   loop = trainer.TrainLoop(
       strategy, model, optimizer,
       step_fn=functools.partial(train_steps.pseudoseg_step, model, optimizer,
-                                settings=settings, teacher=teacher),
+                                settings=settings, teacher=teacher,
+                                alignment=alignment),
       dataset_fn=dataset_fn, model_dir=cfg.train.model_dir, train_cfg=cfg.train,
       images_per_step=cfg.train.batch_size + cfg.train.unlabeled_batch_size,
       image_summary_fn=functools.partial(
           pseudoseg_pictures, model if teacher is None else teacher,
-          descriptor.palette, settings),
-      checkpoint_objects={'teacher': teacher} if teacher is not None else None)
+          descriptor.palette, settings, alignment),
+      checkpoint_objects={k: v for k, v in checkpoint_objects.items()
+                          if v is not None})
   metric_names = train_steps.PSEUDOSEG_METRICS
   if cfg.pseudo_label.score_pseudo_labels:
     metric_names += train_steps.PSEUDO_LABEL_SCORES

@@ -88,6 +88,9 @@ class PseudoLabelConfig:
   # Feature dropout perturbation (as CCT, Ouali et al. 2020): this share of the
   # ASPP output's channels dropped for the student's strong views; 0 = off.
   feature_dropout: float = 0.0
+  # Distribution alignment (ReMixMatch; core/distribution_alignment.py): the
+  # momentum of the running class marginals; 0 = off.
+  distribution_alignment: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

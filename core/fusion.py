@@ -103,7 +103,7 @@ def sharpen(prob, temperature):
 
 def calibrated_fusion(decoder_logits, sgc_logits, temperature=0.5,
                       logit_norm='global', pseudo_src='avg', soft_labels=True,
-                      confidence_threshold=0.0):
+                      confidence_threshold=0.0, align=None):
   """Builds the pseudo label of the weak view from decoder and SGC logits.
 
   Args:
@@ -118,6 +118,8 @@ def calibrated_fusion(decoder_logits, sgc_logits, temperature=0.5,
       argmax.
     confidence_threshold: when > 0, pixels whose fused max probability (before
       sharpening) is below it get weight 0.
+    align: optional fn(prob) -> prob applied to the fused probability before the
+      threshold and the sharpening (core/distribution_alignment.py).
 
   Returns:
     pseudo_label: [batch, h, w, classes] float32 distribution, gradient stopped.
@@ -138,6 +140,8 @@ def calibrated_fusion(decoder_logits, sgc_logits, temperature=0.5,
     prob = tf.nn.softmax(sgc_logits)
   else:
     prob = tf.nn.softmax(decoder_logits)
+  if align is not None:
+    prob = align(prob)
 
   if soft_labels:
     pseudo_label = sharpen(prob, temperature)

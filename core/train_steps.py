@@ -103,10 +103,11 @@ def _resize_mask(mask, size):
 
 
 def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None,
-                       dropout_seed=None):
+                       dropout_seed=None, align=None):
   """The teacher pass on the weak view and its calibrated-fusion pseudo label.
 
-  `dropout_seed` seeds the teacher's dropout when it runs in training mode.
+  `dropout_seed` seeds the teacher's dropout when it runs in training mode;
+  `align` is fusion.calibrated_fusion's (distribution alignment).
 
   Returns:
     outputs: the model's outputs on the weak view.
@@ -120,7 +121,7 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
       outputs['logits'], outputs['sgc_logits'],
       temperature=settings.temperature, logit_norm=settings.logit_norm,
       pseudo_src=settings.pseudo_src, soft_labels=settings.soft_labels,
-      confidence_threshold=settings.confidence_threshold)
+      confidence_threshold=settings.confidence_threshold, align=align)
   return outputs, pseudo, weight
 
 
@@ -177,7 +178,8 @@ def cutmix_unlabeled(unl, pseudo, weight, seed, settings):
   return mixed, cutmix.mix(pseudo, label_mask), cutmix.mix(weight, label_mask)
 
 
-def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
+def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
+                   alignment=None):
   """One PseudoSeg step: labeled losses + consistency on unlabeled images.
 
   Args:
@@ -190,6 +192,8 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
     teacher: optional EMA copy of `model` (settings.ema_decay) that makes the
       pseudo labels and follows the model after its update; None: the model
       itself, as the official code.
+    alignment: optional core.distribution_alignment.DistributionAlignment that
+      re-weights the fused probability (its marginals follow this batch first).
 
   Returns:
     dict of scalars: loss, sup_loss, sgc_loss, cls_loss, unsup_loss, reg_loss,
@@ -205,10 +209,16 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None):
   # Pseudo labels come from the weak view; the gradient never reaches them
   # (fusion.calibrated_fusion stops it).
   weak_cam_classes = unl['class_labels'] if weakly else None
+  align = None
+  if alignment is not None:
+    def align(prob):
+      alignment.update(prob, _resize_mask(unl['weak_valid'], tf.shape(prob)[1:3]),
+                       lab['label'])
+      return alignment.align(prob)
   teacher_out, weak_pseudo, weak_weight = make_pseudo_labels(
       model if teacher is None else teacher, unl['weak_image'],
       unl['weak_valid'], settings, weak_cam_classes,
-      dropout_seed=tf.random.experimental.stateless_fold_in(seed, 2))
+      dropout_seed=tf.random.experimental.stateless_fold_in(seed, 2), align=align)
   pseudo, weight = weak_pseudo, weak_weight
   if settings.oracle_pseudo_labels:
     if 'weak_label' not in unl:

@@ -95,13 +95,16 @@ def check_model_dir(model_dir, cfg, num_classes):
     if old.get('num_classes') != num_classes:
       mismatched.append('num_classes: %r (saved) vs %r (now)' %
                         (old.get('num_classes'), num_classes))
-    # An EMA teacher is part of the checkpoint: it cannot appear or vanish.
-    old_ema = old.get('pseudo_label', {}).get('ema_decay', 0.0)
-    new_ema = record.get('pseudo_label', {}).get('ema_decay', 0.0)
-    if bool(old_ema) != bool(new_ema):
-      mismatched.append('pseudo_label.ema_decay: %r (saved) vs %r (now), an EMA '
-                        'teacher in one checkpoint and not the other' %
-                        (old_ema, new_ema))
+    # An EMA teacher and distribution alignment's marginals are part of the
+    # checkpoint: they cannot appear or vanish.
+    for key, what in (('ema_decay', 'an EMA teacher'),
+                      ('distribution_alignment', 'class marginals')):
+      old_value = old.get('pseudo_label', {}).get(key, 0.0)
+      new_value = record.get('pseudo_label', {}).get(key, 0.0)
+      if bool(old_value) != bool(new_value):
+        mismatched.append('pseudo_label.%s: %r (saved) vs %r (now), %s in one '
+                          'checkpoint and not the other' %
+                          (key, old_value, new_value, what))
     if mismatched:
       raise ValueError(
           '%s holds a checkpoint of another model; use a new --model_dir or the '

@@ -186,14 +186,17 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     pictures = [t for t, plugin in tags.items() if plugin == 'images']
     self.assertNotEmpty(pictures, msg=str(tags))
 
-  def test_ema_teacher_and_cutmix_train_resume_and_score(self):
+  def test_ema_teacher_cutmix_and_alignment_train_resume_and_score(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     flag_values = self.smoke_flags(
         self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
-        ema_decay=0.9, cutmix=True)
+        ema_decay=0.9, cutmix=True, distribution_alignment=0.9)
     self.binaries.run_ok('train_wss.py', **flag_values)
     names = [n for n, _ in tf.train.list_variables(model_dir)]
     self.assertTrue(any(n.startswith('teacher/') for n in names))
+    for marginal in ('prediction_marginal', 'label_marginal'):
+      self.assertIn('distribution_alignment/%s/.ATTRIBUTES/VARIABLE_VALUE' %
+                    marginal, names)
     tags = event_tags(os.path.join(model_dir, 'train'))
     self.assertEqual(tags.get('cutmix_strong_pseudo'), 'images', msg=str(tags))
     # Resume: the teacher comes back from the checkpoint with the model.
