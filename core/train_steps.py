@@ -97,9 +97,14 @@ def supervised_step(model, optimizer, batch, settings):
   return {'loss': total, 'sup_loss': sup, 'reg_loss': reg}
 
 
+def _resize_label(label, size):
+  """[B,H,W,1] label (or mask) to [B,h,w] by nearest neighbour."""
+  return tf.image.resize(label, size, method='nearest')[..., 0]
+
+
 def _resize_mask(mask, size):
   """[B,H,W] float mask to [B,h,w] by nearest neighbour."""
-  return tf.image.resize(mask[..., None], size, method='nearest')[..., 0]
+  return _resize_label(mask[..., None], size)
 
 
 def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None,
@@ -137,7 +142,7 @@ def oracle_pseudo_labels(weak_label, size, settings):
     pseudo: [B,h,w,C] one-hot of the mask (zeros on ignored pixels).
     weight: [B,h,w] 1 where the mask has a class, 0 on ignored pixels.
   """
-  label = tf.image.resize(weak_label, size, method='nearest')[..., 0]
+  label = _resize_label(weak_label, size)
   weight = tf.cast(tf.not_equal(label, settings.ignore_label), tf.float32)
   # An out-of-range id (the ignore label included) gives an all-zero row.
   pseudo = tf.one_hot(label, settings.num_classes, dtype=tf.float32)
@@ -302,7 +307,7 @@ def score_pseudo_labels(teacher, pseudo, weak_label, settings):
     dict of float32 scalars: decoder_miou, sgc_miou, pseudo_miou.
   """
   size = tf.shape(pseudo)[1:3]
-  label = tf.image.resize(weak_label, size, method='nearest')[..., 0]
+  label = _resize_label(weak_label, size)
   sgc = tf.image.resize(teacher['sgc_logits'], size, method='bilinear')
   scores = {}
   for name, scores_map in (('decoder_miou', teacher['logits']),
