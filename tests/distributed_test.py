@@ -200,6 +200,59 @@ print(json.dumps({'index': index, 'replicas': strategy.num_replicas_in_sync,
 '''
 
 
+# Distribution alignment's marginals on 2 replicas vs one device with the batch.
+_ALIGNMENT = _TWO_CPUS + r'''
+import json
+import numpy as np
+
+from core import distribution_alignment
+
+rng = np.random.RandomState(0)
+prob = rng.dirichlet(np.ones(4), size=(4, 3, 3)).astype(np.float32)
+# The halves differ: replica 1 has fewer valid pixels and other labels.
+valid = np.ones([4, 3, 3], np.float32)
+valid[2:, 0] = 0.0
+label = rng.randint(0, 4, size=(4, 5, 5, 1)).astype(np.int32)
+label[2:] = np.where(label[2:] == 3, 255, label[2:])
+
+single = distribution_alignment.DistributionAlignment(4, 0.5)
+single.update(prob, valid, label)
+expected = single.align(prob).numpy()
+
+strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+with strategy.scope():
+  da = distribution_alignment.DistributionAlignment(4, 0.5)
+
+
+def split(array):
+  def value_fn(ctx):
+    i = ctx.replica_id_in_sync_group
+    return tf.constant(array[2 * i:2 * i + 2])
+  return strategy.experimental_distribute_values_from_function(value_fn)
+
+
+@tf.function
+def step(p, v, l):
+  def fn(p, v, l):
+    da.update(p, v, l)
+    return da.align(p)
+  return strategy.run(fn, args=(p, v, l))
+
+
+aligned = step(split(prob), split(valid), split(label))
+aligned = np.concatenate([t.numpy() for t in
+                          strategy.experimental_local_results(aligned)])
+print(json.dumps({
+    'replicas': strategy.num_replicas_in_sync,
+    'prediction_err': float(np.abs(da.prediction_marginal.numpy() -
+                                   single.prediction_marginal.numpy()).max()),
+    'label_err': float(np.abs(da.label_marginal.numpy() -
+                              single.label_marginal.numpy()).max()),
+    'aligned_err': float(np.abs(aligned - expected).max()),
+}))
+'''
+
+
 def _free_port():
   with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
     s.bind(('127.0.0.1', 0))
@@ -249,6 +302,15 @@ class MirroredTest(tf.test.TestCase):
     names = [n for n, _ in tf.train.list_variables(os.path.join(
         model_dir, 'pseudoseg_ema_cutmix'))]
     self.assertTrue(any(n.startswith('teacher/') for n in names))
+
+  def test_distribution_alignment_matches_one_device_on_the_whole_batch(self):
+    proc = self.binaries.run_python(_ALIGNMENT)
+    self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
+    result = _last_json(proc.stdout)
+    self.assertEqual(result['replicas'], 2)
+    self.assertLess(result['prediction_err'], 1e-6)
+    self.assertLess(result['label_err'], 1e-6)
+    self.assertLess(result['aligned_err'], 1e-5)
 
   def test_train_sup_binary_with_mirrored_strategy(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())

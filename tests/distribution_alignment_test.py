@@ -1,11 +1,6 @@
 """Tests for core/distribution_alignment.py: hand-computed marginals and
-re-weighting, batches that carry nothing, the fusion hook, the training step, and
-replica independence (two logical CPU devices, in a fresh interpreter)."""
-
-import json
-import os
-import subprocess
-import sys
+re-weighting, batches that carry nothing, the fusion hook and the training step.
+Replica independence: tests/distributed_test.py."""
 
 import numpy as np
 import tensorflow as tf
@@ -14,8 +9,6 @@ from core import distribution_alignment
 from core import fusion
 from core import train_steps
 from tests import train_steps_test as steps_fixtures
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # 1 image, 1x3 pixels, 2 classes; the third pixel is not valid.
 _PROB = np.array([[[[0.8, 0.2], [0.6, 0.4], [0.0, 1.0]]]], np.float32)
@@ -76,79 +69,6 @@ class DistributionAlignmentTest(tf.test.TestCase):
     # The teacher's marginal moved off uniform and is still a distribution.
     self.assertNotAllClose(da.prediction_marginal, np.full([5], 0.2))
     self.assertAllClose(np.sum(da.prediction_marginal.numpy()), 1.0, atol=1e-5)
-
-
-_SCRIPT = r'''
-import json
-import numpy as np
-import tensorflow as tf
-
-cpu = tf.config.list_physical_devices('CPU')[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-
-from core import distribution_alignment
-
-rng = np.random.RandomState(0)
-prob = rng.dirichlet(np.ones(4), size=(4, 3, 3)).astype(np.float32)
-# The halves differ: replica 1 has fewer valid pixels and other labels.
-valid = np.ones([4, 3, 3], np.float32)
-valid[2:, 0] = 0.0
-label = rng.randint(0, 4, size=(4, 5, 5, 1)).astype(np.int32)
-label[2:] = np.where(label[2:] == 3, 255, label[2:])
-
-single = distribution_alignment.DistributionAlignment(4, 0.5)
-single.update(prob, valid, label)
-expected = single.align(prob).numpy()
-
-strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-with strategy.scope():
-  da = distribution_alignment.DistributionAlignment(4, 0.5)
-
-
-def split(array):
-  def value_fn(ctx):
-    i = ctx.replica_id_in_sync_group
-    return tf.constant(array[2 * i:2 * i + 2])
-  return strategy.experimental_distribute_values_from_function(value_fn)
-
-
-@tf.function
-def step(p, v, l):
-  def fn(p, v, l):
-    da.update(p, v, l)
-    return da.align(p)
-  return strategy.run(fn, args=(p, v, l))
-
-
-aligned = step(split(prob), split(valid), split(label))
-aligned = np.concatenate([t.numpy() for t in
-                          strategy.experimental_local_results(aligned)])
-print(json.dumps({
-    'replicas': strategy.num_replicas_in_sync,
-    'prediction_err': float(np.abs(da.prediction_marginal.numpy() -
-                                   single.prediction_marginal.numpy()).max()),
-    'label_err': float(np.abs(da.label_marginal.numpy() -
-                              single.label_marginal.numpy()).max()),
-    'aligned_err': float(np.abs(aligned - expected).max()),
-}))
-'''
-
-
-class DistributedTest(tf.test.TestCase):
-
-  def test_two_replicas_match_one_device_on_the_whole_batch(self):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2',
-               PYTHONPATH=_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.run([sys.executable, '-c', _SCRIPT], cwd=_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300,
-                          check=False)
-    self.assertEqual(proc.returncode, 0, proc.stderr[-4000:])
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    self.assertEqual(result['replicas'], 2)
-    self.assertLess(result['prediction_err'], 1e-6)
-    self.assertLess(result['label_err'], 1e-6)
-    self.assertLess(result['aligned_err'], 1e-5)
 
 
 if __name__ == '__main__':
