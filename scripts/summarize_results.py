@@ -38,7 +38,7 @@ COLUMNS = (('sup_few', 'supervised'), ('pseudoseg', 'PseudoSeg'),
            ('sup_full', 'fully supervised (all labels)'))
 
 
-def _read_results(run_dir):
+def read_results(run_dir):
   """{step: results dict} of a run's RUN/eval/results-STEP.json files."""
   results = {}
   for path in glob.glob(os.path.join(run_dir, 'eval', 'results-*.json')):
@@ -48,20 +48,19 @@ def _read_results(run_dir):
   return results
 
 
-def read_run(run_dir):
-  """Returns (last, best) mIoU of a run, or None if it was not evaluated."""
-  scores = {step: r['miou'] for step, r in _read_results(run_dir).items()}
+def last_and_best(results):
+  """(last, best) mIoU of a run's `read_results`, or None if it was not evaluated."""
+  scores = {step: r['miou'] for step, r in results.items()}
   if not scores:
     return None
   return scores[max(scores)], max(scores.values())
 
 
-def read_per_class(run_dir):
-  """Returns (class names, per-class IoU) of the last checkpoint, or None.
+def last_per_class(results):
+  """(class names, per-class IoU) of a run's last checkpoint, or None.
 
   None also when the results file predates per-class scores.
   """
-  results = _read_results(run_dir)
   if not results:
     return None
   last = results[max(results)]
@@ -70,16 +69,17 @@ def read_per_class(run_dir):
   return list(last['class_names']), list(last['per_class_iou'])
 
 
-def per_class_table(runs_dirs):
+def per_class_table(runs_dirs, results):
   """Markdown lines: last checkpoint's IoU per class, mean over the seeds.
 
   A class that a run stops predicting shows here long before it moves the mIoU
-  much. Returns ([], {}) when no run has per-class scores.
+  much. `results` maps (runs_dir, run) to the run's `read_results`. Returns
+  ([], {}) when no run has per-class scores.
   """
   names, per_run = None, {}
   for run, _ in COLUMNS:
     for runs_dir in runs_dirs:
-      found = read_per_class(os.path.join(runs_dir, run))
+      found = last_per_class(results[(runs_dir, run)])
       if found is None:
         continue
       if names is not None and found[0] != names:
@@ -133,9 +133,12 @@ def _cell(values):
 def main(argv):
   del argv
   table = {run: {'last': [], 'best': []} for run, _ in COLUMNS}
+  # Each run's evaluation files, read once for both tables.
+  results = {(runs_dir, run): read_results(os.path.join(runs_dir, run))
+             for runs_dir in _RUNS_DIRS.value for run, _ in COLUMNS}
   for runs_dir in _RUNS_DIRS.value:
     for run, _ in COLUMNS:
-      scores = read_run(os.path.join(runs_dir, run))
+      scores = last_and_best(results[(runs_dir, run)])
       if scores:
         table[run]['last'].append(scores[0])
         table[run]['best'].append(scores[1])
@@ -167,7 +170,7 @@ def main(argv):
     score_text = '\n'.join(score_lines)
     print(score_text)
     text += '\n' + score_text
-  class_lines, per_class = per_class_table(_RUNS_DIRS.value)
+  class_lines, per_class = per_class_table(_RUNS_DIRS.value, results)
   if class_lines:
     class_text = '\n'.join(class_lines)
     print(class_text)
