@@ -95,6 +95,8 @@ def main(argv):
   metric_names = train_steps.PSEUDOSEG_METRICS
   if cfg.pseudo_label.score_pseudo_labels:
     metric_names += train_steps.PSEUDO_LABEL_SCORES
+  if cfg.pseudo_label.oracle_pseudo_labels:
+    metric_names += train_steps.ORACLE_SCORES
   loop.run(metric_names)
   logging.info('Done: %s', cfg.train.model_dir)
 

@@ -41,6 +41,7 @@ class StepSettings:
   cutmix_area: float = 0.5
   feature_dropout: float = 0.0
   oracle_pseudo_labels: bool = False  # Diagnostic: the masks as pseudo labels.
+  oracle_mix: float = 1.0  # The masks' share of such a pseudo label.
   seed: int = 0  # Salts the per-step random draws (dropout, CutMix, ...).
 
 
@@ -130,22 +131,28 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
   return outputs, pseudo, weight
 
 
-def oracle_pseudo_labels(weak_label, size, settings):
+def oracle_pseudo_labels(weak_label, teacher_pseudo, settings):
   """The weak view's own mask as a pseudo label (a diagnostic, not a method).
 
   Args:
-    weak_label: [B,H,W,1] int32 mask of the weak view.
-    size: [2] (h, w) of the decoder's logits; the mask is resized nearest.
-    settings: StepSettings (num_classes, ignore_label).
+    weak_label: [B,H,W,1] int32 mask of the weak view; resized nearest to the
+      pseudo label's size.
+    teacher_pseudo: [B,h,w,C] the teacher's pseudo label; its share is
+      1 - settings.oracle_mix (none at the default 1).
+    settings: StepSettings (num_classes, ignore_label, oracle_mix).
 
   Returns:
-    pseudo: [B,h,w,C] one-hot of the mask (zeros on ignored pixels).
+    pseudo: [B,h,w,C] oracle_mix * one-hot of the mask + (1 - oracle_mix) *
+      teacher_pseudo (zeros on ignored pixels).
     weight: [B,h,w] 1 where the mask has a class, 0 on ignored pixels.
   """
-  label = _resize_label(weak_label, size)
+  label = _resize_label(weak_label, tf.shape(teacher_pseudo)[1:3])
   weight = tf.cast(tf.not_equal(label, settings.ignore_label), tf.float32)
   # An out-of-range id (the ignore label included) gives an all-zero row.
   pseudo = tf.one_hot(label, settings.num_classes, dtype=tf.float32)
+  if settings.oracle_mix < 1.0:
+    pseudo = (settings.oracle_mix * pseudo +
+              (1.0 - settings.oracle_mix) * teacher_pseudo * weight[..., None])
   return pseudo, weight
 
 
@@ -203,7 +210,9 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
   Returns:
     dict of scalars: loss, sup_loss, sgc_loss, cls_loss, unsup_loss, reg_loss,
     pseudo_confidence (mean max probability of the pseudo labels on valid pixels)
-    and pixels_used (share of strong-view pixels in the consistency loss).
+    and pixels_used (share of strong-view pixels in the consistency loss); the
+    PSEUDO_LABEL_SCORES when the batch has the masks, and with
+    oracle_pseudo_labels target_miou, the trained-on label's mIoU.
   """
   lab, unl = batch['labeled'], batch['unlabeled']
   num_labeled = tf.shape(lab['image'])[0]
@@ -229,8 +238,9 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
     if 'weak_label' not in unl:
       raise ValueError('oracle_pseudo_labels needs the unlabeled views\' masks '
                        '(include_weak_label in the unlabeled stream).')
-    pseudo, weight = oracle_pseudo_labels(
-        unl['weak_label'], tf.shape(weak_pseudo)[1:3], settings)
+    pseudo, weight = oracle_pseudo_labels(unl['weak_label'], weak_pseudo,
+                                          settings)
+    oracle_target = pseudo
   if settings.cutmix:
     unl, pseudo, weight = cutmix_unlabeled(
         unl, pseudo, weight, tf.random.experimental.stateless_fold_in(seed, 0),
@@ -287,6 +297,8 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
   if 'weak_label' in unl:
     out.update(score_pseudo_labels(teacher_out, weak_pseudo, unl['weak_label'],
                                    settings))
+  if settings.oracle_pseudo_labels:
+    out['target_miou'] = _miou(oracle_target, unl['weak_label'], settings)
   return out
 
 
@@ -306,20 +318,24 @@ def score_pseudo_labels(teacher, pseudo, weak_label, settings):
   Returns:
     dict of float32 scalars: decoder_miou, sgc_miou, pseudo_miou.
   """
-  size = tf.shape(pseudo)[1:3]
-  label = _resize_label(weak_label, size)
-  sgc = tf.image.resize(teacher['sgc_logits'], size, method='bilinear')
-  scores = {}
-  for name, scores_map in (('decoder_miou', teacher['logits']),
-                           ('sgc_miou', sgc), ('pseudo_miou', pseudo)):
-    prediction = tf.argmax(scores_map, -1, output_type=tf.int32)
-    cm = metrics.confusion_matrix(label, prediction, settings.num_classes,
-                                  ignore_label=settings.ignore_label)
-    scores[name] = metrics.mean_iou(cm)
-  return scores
+  sgc = tf.image.resize(teacher['sgc_logits'], tf.shape(pseudo)[1:3],
+                        method='bilinear')
+  return {name: _miou(scores_map, weak_label, settings)
+          for name, scores_map in (('decoder_miou', teacher['logits']),
+                                   ('sgc_miou', sgc), ('pseudo_miou', pseudo))}
+
+
+def _miou(scores_map, weak_label, settings):
+  """mIoU of argmax([B,h,w,C] scores) against the mask resized to [h, w]."""
+  label = _resize_label(weak_label, tf.shape(scores_map)[1:3])
+  prediction = tf.argmax(scores_map, -1, output_type=tf.int32)
+  cm = metrics.confusion_matrix(label, prediction, settings.num_classes,
+                                ignore_label=settings.ignore_label)
+  return metrics.mean_iou(cm)
 
 
 SUPERVISED_METRICS = ('loss', 'sup_loss', 'reg_loss')
 PSEUDOSEG_METRICS = ('loss', 'sup_loss', 'sgc_loss', 'cls_loss', 'unsup_loss',
                      'reg_loss', 'pseudo_confidence', 'pixels_used')
 PSEUDO_LABEL_SCORES = ('decoder_miou', 'sgc_miou', 'pseudo_miou')
+ORACLE_SCORES = ('target_miou',)  # The label an oracle run trains on.

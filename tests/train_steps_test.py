@@ -348,14 +348,28 @@ class ScorePseudoLabelsTest(tf.test.TestCase):
 
 class OraclePseudoLabelsTest(tf.test.TestCase):
 
+  # A 4x4 mask, resized nearest to the 2x2 decoder grid; 3 classes.
+  _MASK = np.kron(np.array([[0, 2], [255, 1]]), np.ones((2, 2), np.int64))
+  _TEACHER = np.array([[[0.2, 0.6, 0.2], [0.5, 0.5, 0.0]],
+                       [[0.0, 0.0, 1.0], [0.1, 0.1, 0.8]]], np.float32)
+
+  def _oracle(self, mix):
+    return train_steps.oracle_pseudo_labels(
+        tf.constant(self._MASK[None, ..., None], tf.int32),
+        tf.constant(self._TEACHER[None]),
+        train_steps.StepSettings(3, oracle_mix=mix))
+
   def test_hand_computed_one_hot_and_weight(self):
-    # A 4x4 mask resized nearest to the 2x2 decoder grid; 3 classes.
-    mask = np.kron(np.array([[0, 2], [255, 1]]), np.ones((2, 2), np.int64))
-    pseudo, weight = train_steps.oracle_pseudo_labels(
-        tf.constant(mask[None, ..., None], tf.int32), [2, 2],
-        train_steps.StepSettings(3))
+    pseudo, weight = self._oracle(1.0)
     self.assertAllEqual(pseudo[0], [[[1, 0, 0], [0, 0, 1]],
                                     [[0, 0, 0], [0, 1, 0]]])
+    self.assertAllEqual(weight[0], [[1, 1], [0, 1]])
+
+  def test_hand_computed_mix_with_the_teacher(self):
+    # 0.25 * one-hot + 0.75 * teacher; the ignored pixel stays all zero.
+    pseudo, weight = self._oracle(0.25)
+    self.assertAllClose(pseudo[0], [[[0.4, 0.45, 0.15], [0.375, 0.375, 0.25]],
+                                    [[0.0, 0.0, 0.0], [0.075, 0.325, 0.6]]])
     self.assertAllEqual(weight[0], [[1, 1], [0, 1]])
 
   def test_step_trains_on_the_masks(self):
@@ -369,8 +383,23 @@ class OraclePseudoLabelsTest(tf.test.TestCase):
     self.assertAllClose(out['pseudo_confidence'], 1.0)
     self.assertBetween(float(out['pixels_used']), 0.85, 0.99)
     self.assertGreater(float(out['unsup_loss']), 0.0)
-    # The teacher's own fused label is still what gets scored.
+    # The teacher's own fused label is still what gets scored; the label
+    # trained on is the mask.
     self.assertLess(float(out['pseudo_miou']), 1.0)
+    self.assertAllClose(out['target_miou'], 1.0)
+
+  def test_step_with_no_oracle_share_trains_on_the_teachers_label(self):
+    model, optimizer = _build()
+    unl = _unlabeled_batch()
+    unl['weak_label'] = _labels(2, seed=4)
+    out = train_steps.pseudoseg_step(
+        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
+        _settings(oracle_pseudo_labels=True, oracle_mix=0.0))
+    # The trained-on label is the fused one (scored on the same pixels) ...
+    self.assertAllClose(out['target_miou'], out['pseudo_miou'])
+    self.assertLess(float(out['pseudo_confidence']), 1.0)
+    # ... minus the ignored rows.
+    self.assertBetween(float(out['pixels_used']), 0.85, 0.99)
 
   def test_all_ignored_masks_give_no_consistency_loss(self):
     model, optimizer = _build()
