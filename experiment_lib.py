@@ -48,9 +48,10 @@ _HELP = {
                             'is the unlabeled image\'s own mask (one-hot, the '
                             'ignore label weighs 0): the ceiling of the '
                             'consistency path with a perfect teacher.',
-    'oracle_mix': 'With --oracle_pseudo_labels, the mask\'s share of the pseudo '
-                  'label, in [0, 1]: mix * one-hot + (1 - mix) * the teacher\'s '
-                  'label (a dial of teacher quality; logged as target_miou).',
+    'oracle_share': 'With --oracle_pseudo_labels, the share of unlabeled images '
+                    '(drawn per image and step) whose pseudo label is their '
+                    'mask, in [0, 1]; the others keep the teacher\'s label (a '
+                    'dial of teacher quality; logged as target_miou).',
     'ema_decay': 'EMA teacher: pseudo labels from a moving average of the model '
                  '(decay d, ramped as min(d, (1+step)/(10+step))); 0 = the model '
                  'itself (official).',
@@ -126,12 +127,12 @@ def config_from_flags():
   if not 0.0 <= cfg.pseudo_label.ema_decay < 1.0:
     raise flags.ValidationError('--ema_decay must be in [0, 1), got %r.' %
                                 cfg.pseudo_label.ema_decay)
-  if not 0.0 <= cfg.pseudo_label.oracle_mix <= 1.0:
-    raise flags.ValidationError('--oracle_mix must be in [0, 1], got %r.' %
-                                cfg.pseudo_label.oracle_mix)
-  if (cfg.pseudo_label.oracle_mix != 1.0 and
+  if not 0.0 <= cfg.pseudo_label.oracle_share <= 1.0:
+    raise flags.ValidationError('--oracle_share must be in [0, 1], got %r.' %
+                                cfg.pseudo_label.oracle_share)
+  if (cfg.pseudo_label.oracle_share != 1.0 and
       not cfg.pseudo_label.oracle_pseudo_labels):
-    raise flags.ValidationError('--oracle_mix needs --oracle_pseudo_labels.')
+    raise flags.ValidationError('--oracle_share needs --oracle_pseudo_labels.')
   if not 0.0 < cfg.pseudo_label.cutmix_area <= 1.0:
     raise flags.ValidationError('--cutmix_area must be in (0, 1], got %r.' %
                                 cfg.pseudo_label.cutmix_area)
@@ -244,7 +245,7 @@ def step_settings(cfg, descriptor):
       cutmix_area=cfg.pseudo_label.cutmix_area,
       feature_dropout=cfg.pseudo_label.feature_dropout,
       oracle_pseudo_labels=cfg.pseudo_label.oracle_pseudo_labels,
-      oracle_mix=cfg.pseudo_label.oracle_mix,
+      oracle_share=cfg.pseudo_label.oracle_share,
       seed=cfg.train.seed)
 
 

@@ -77,10 +77,10 @@ class PseudoLabelConfig:
   # mask (one-hot; ignored pixels weigh 0), so a run measures what the consistency
   # path could give with a perfect teacher. Needs records with masks.
   oracle_pseudo_labels: bool = False
-  # With oracle_pseudo_labels, the mask's share of the pseudo label: mix * one-hot
-  # + (1 - mix) * the teacher's label, a dial of teacher quality between the
-  # teacher (0) and a perfect one (1).
-  oracle_mix: float = 1.0
+  # With oracle_pseudo_labels, the share of unlabeled images (drawn per image and
+  # step) whose pseudo label is their mask; the others keep the teacher's: a dial
+  # of teacher quality between the teacher (0) and a perfect one (1).
+  oracle_share: float = 1.0
   # Options of SPEC.md, off by default (ours to offer, not the official recipe).
   # EMA teacher: pseudo labels from an exponential moving average of the model
   # (core/ema.py); 0 = the model itself, as the official code.

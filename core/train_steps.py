@@ -41,7 +41,7 @@ class StepSettings:
   cutmix_area: float = 0.5
   feature_dropout: float = 0.0
   oracle_pseudo_labels: bool = False  # Diagnostic: the masks as pseudo labels.
-  oracle_mix: float = 1.0  # The masks' share of such a pseudo label.
+  oracle_share: float = 1.0  # Share of unlabeled images given their mask.
   seed: int = 0  # Salts the per-step random draws (dropout, CutMix, ...).
 
 
@@ -131,29 +131,37 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
   return outputs, pseudo, weight
 
 
-def oracle_pseudo_labels(weak_label, teacher_pseudo, settings):
+def oracle_pseudo_labels(weak_label, teacher_pseudo, teacher_weight, chosen,
+                         settings):
   """The weak view's own mask as a pseudo label (a diagnostic, not a method).
 
   Args:
     weak_label: [B,H,W,1] int32 mask of the weak view; resized nearest to the
       pseudo label's size.
-    teacher_pseudo: [B,h,w,C] the teacher's pseudo label; its share is
-      1 - settings.oracle_mix (none at the default 1).
-    settings: StepSettings (num_classes, ignore_label, oracle_mix).
+    teacher_pseudo: [B,h,w,C] the teacher's pseudo label ...
+    teacher_weight: [B,h,w] ... and its per-pixel weight.
+    chosen: [B] bool, the images whose pseudo label is their mask; the others
+      keep the teacher's.
+    settings: StepSettings (num_classes, ignore_label).
 
   Returns:
-    pseudo: [B,h,w,C] oracle_mix * one-hot of the mask + (1 - oracle_mix) *
-      teacher_pseudo (zeros on ignored pixels).
-    weight: [B,h,w] 1 where the mask has a class, 0 on ignored pixels.
+    pseudo: [B,h,w,C] on chosen images the one-hot of the mask (zeros on ignored
+      pixels), elsewhere teacher_pseudo.
+    weight: [B,h,w] on chosen images 1 where the mask has a class and 0 on
+      ignored pixels, elsewhere teacher_weight.
   """
   label = _resize_label(weak_label, tf.shape(teacher_pseudo)[1:3])
-  weight = tf.cast(tf.not_equal(label, settings.ignore_label), tf.float32)
+  valid = tf.cast(tf.not_equal(label, settings.ignore_label), tf.float32)
   # An out-of-range id (the ignore label included) gives an all-zero row.
-  pseudo = tf.one_hot(label, settings.num_classes, dtype=tf.float32)
-  if settings.oracle_mix < 1.0:
-    pseudo = (settings.oracle_mix * pseudo +
-              (1.0 - settings.oracle_mix) * teacher_pseudo * weight[..., None])
-  return pseudo, weight
+  one_hot = tf.one_hot(label, settings.num_classes, dtype=tf.float32)
+  chosen = tf.reshape(chosen, [-1, 1, 1])
+  return (tf.where(chosen[..., None], one_hot, teacher_pseudo),
+          tf.where(chosen, valid, teacher_weight))
+
+
+def oracle_images(batch_size, share, seed):
+  """[B] bool: each image independently True with probability `share`."""
+  return tf.random.stateless_uniform([batch_size], seed) < share
 
 
 def _step_seed(optimizer, settings):
@@ -238,8 +246,10 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
     if 'weak_label' not in unl:
       raise ValueError('oracle_pseudo_labels needs the unlabeled views\' masks '
                        '(include_weak_label in the unlabeled stream).')
+    chosen = oracle_images(tf.shape(weak_pseudo)[0], settings.oracle_share,
+                           tf.random.experimental.stateless_fold_in(seed, 4))
     pseudo, weight = oracle_pseudo_labels(unl['weak_label'], weak_pseudo,
-                                          settings)
+                                          weak_weight, chosen, settings)
     oracle_target = pseudo
   if settings.cutmix:
     unl, pseudo, weight = cutmix_unlabeled(

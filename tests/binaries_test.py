@@ -237,13 +237,13 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     proc = self.binaries.run('train_wss.py', **dict(flag_values, cutmix_area=0.0))
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn('--cutmix_area must be in (0, 1], got 0.0', proc.stdout)
-    proc = self.binaries.run('train_wss.py', **dict(flag_values, oracle_mix=0.5))
+    proc = self.binaries.run('train_wss.py', **dict(flag_values, oracle_share=0.5))
     self.assertNotEqual(proc.returncode, 0)
-    self.assertIn('--oracle_mix needs --oracle_pseudo_labels', proc.stdout)
+    self.assertIn('--oracle_share needs --oracle_pseudo_labels', proc.stdout)
     proc = self.binaries.run('train_wss.py', **dict(
-        flag_values, oracle_pseudo_labels=True, oracle_mix=1.5))
+        flag_values, oracle_pseudo_labels=True, oracle_share=1.5))
     self.assertNotEqual(proc.returncode, 0)
-    self.assertIn('--oracle_mix must be in [0, 1], got 1.5', proc.stdout)
+    self.assertIn('--oracle_share must be in [0, 1], got 1.5', proc.stdout)
 
 
 if __name__ == '__main__':

@@ -59,11 +59,11 @@ class TestOracleWiring:
     cfg = config.replace(
         config.smoke(), data=dict(record_dir=tiny_records.record_dir,
                                   crop_size=(33, 33)),
-        pseudo_label=dict(oracle_pseudo_labels=oracle, oracle_mix=0.25),
+        pseudo_label=dict(oracle_pseudo_labels=oracle, oracle_share=0.25),
         train=dict(unlabeled_batch_size=2))
     descriptor = experiment_lib.dataset_info(cfg)
     settings = experiment_lib.step_settings(cfg, descriptor)
-    assert (settings.oracle_pseudo_labels, settings.oracle_mix) == (oracle, 0.25)
+    assert (settings.oracle_pseudo_labels, settings.oracle_share) == (oracle, 0.25)
     fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
     batch = next(iter(fn(tf.distribute.InputContext(), 0)))
     assert ('weak_label' in batch) == oracle

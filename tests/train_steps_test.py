@@ -353,24 +353,34 @@ class OraclePseudoLabelsTest(tf.test.TestCase):
   _TEACHER = np.array([[[0.2, 0.6, 0.2], [0.5, 0.5, 0.0]],
                        [[0.0, 0.0, 1.0], [0.1, 0.1, 0.8]]], np.float32)
 
-  def _oracle(self, mix):
+  def _oracle(self, chosen):
+    """Two images of the same mask and teacher label."""
     return train_steps.oracle_pseudo_labels(
-        tf.constant(self._MASK[None, ..., None], tf.int32),
-        tf.constant(self._TEACHER[None]),
-        train_steps.StepSettings(3, oracle_mix=mix))
+        tf.constant(np.stack([self._MASK] * 2)[..., None], tf.int32),
+        tf.constant(np.stack([self._TEACHER] * 2)),
+        tf.constant([[[1.0, 0.5], [0.5, 1.0]]] * 2), tf.constant(chosen),
+        train_steps.StepSettings(3))
 
   def test_hand_computed_one_hot_and_weight(self):
-    pseudo, weight = self._oracle(1.0)
-    self.assertAllEqual(pseudo[0], [[[1, 0, 0], [0, 0, 1]],
-                                    [[0, 0, 0], [0, 1, 0]]])
-    self.assertAllEqual(weight[0], [[1, 1], [0, 1]])
+    pseudo, weight = self._oracle([True, True])
+    for i in range(2):
+      self.assertAllEqual(pseudo[i], [[[1, 0, 0], [0, 0, 1]],
+                                      [[0, 0, 0], [0, 1, 0]]])
+      self.assertAllEqual(weight[i], [[1, 1], [0, 1]])
 
-  def test_hand_computed_mix_with_the_teacher(self):
-    # 0.25 * one-hot + 0.75 * teacher; the ignored pixel stays all zero.
-    pseudo, weight = self._oracle(0.25)
-    self.assertAllClose(pseudo[0], [[[0.4, 0.45, 0.15], [0.375, 0.375, 0.25]],
-                                    [[0.0, 0.0, 0.0], [0.075, 0.325, 0.6]]])
-    self.assertAllEqual(weight[0], [[1, 1], [0, 1]])
+  def test_images_not_chosen_keep_the_teachers_label(self):
+    pseudo, weight = self._oracle([False, True])
+    self.assertAllEqual(pseudo[0], self._TEACHER)
+    self.assertAllEqual(weight[0], [[1.0, 0.5], [0.5, 1.0]])
+    self.assertAllEqual(weight[1], [[1, 1], [0, 1]])
+
+  def test_oracle_images_share_and_seed(self):
+    seed = tf.constant([3, 7], tf.int64)
+    self.assertFalse(np.any(train_steps.oracle_images(100, 0.0, seed)))
+    self.assertTrue(np.all(train_steps.oracle_images(100, 1.0, seed)))
+    draw = train_steps.oracle_images(10000, 0.3, seed)
+    self.assertBetween(float(np.mean(draw)), 0.28, 0.32)
+    self.assertAllEqual(draw, train_steps.oracle_images(10000, 0.3, seed))
 
   def test_step_trains_on_the_masks(self):
     model, optimizer = _build()
@@ -389,17 +399,23 @@ class OraclePseudoLabelsTest(tf.test.TestCase):
     self.assertAllClose(out['target_miou'], 1.0)
 
   def test_step_with_no_oracle_share_trains_on_the_teachers_label(self):
-    model, optimizer = _build()
     unl = _unlabeled_batch()
     unl['weak_label'] = _labels(2, seed=4)
+    batch = {'labeled': _labeled_batch(), 'unlabeled': unl}
+    model, optimizer = _build()
+    model_p, optimizer_p = _build()
+    model_p.set_weights(model.get_weights())
     out = train_steps.pseudoseg_step(
-        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
-        _settings(oracle_pseudo_labels=True, oracle_mix=0.0))
-    # The trained-on label is the fused one (scored on the same pixels) ...
+        model, optimizer, batch,
+        _settings(oracle_pseudo_labels=True, oracle_share=0.0))
+    # The trained-on label is the fused one, on every pixel (ignored rows too) ...
     self.assertAllClose(out['target_miou'], out['pseudo_miou'])
     self.assertLess(float(out['pseudo_confidence']), 1.0)
-    # ... minus the ignored rows.
-    self.assertBetween(float(out['pixels_used']), 0.85, 0.99)
+    self.assertAllClose(out['pixels_used'], 1.0)
+    # ... and the step is PseudoSeg's own.
+    ref = train_steps.pseudoseg_step(model_p, optimizer_p, batch, _settings())
+    for name in train_steps.PSEUDOSEG_METRICS:
+      self.assertAllClose(out[name], ref[name], msg=name)
 
   def test_all_ignored_masks_give_no_consistency_loss(self):
     model, optimizer = _build()
