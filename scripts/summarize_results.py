@@ -89,7 +89,8 @@ def per_class_table(runs_dirs, results):
       per_run.setdefault(run, []).append(found[1])
   if names is None:
     return [], {}
-  lines = ['', 'IoU per class, last checkpoint (mean over the seeds):',
+  over = ' (mean over the seeds)' if len(runs_dirs) > 1 else ''
+  lines = ['', 'IoU per class, last checkpoint%s:' % over,
            '| run | seeds | ' + ' | '.join(names) + ' |',
            '|' + '---|' * (len(names) + 2)]
   for run, title in COLUMNS:

@@ -323,7 +323,17 @@ class TestPerClassTable:
     np.testing.assert_allclose(out['per_class_iou_last']['pseudoseg'],
                                [[0.8, 0.5, 0.3], [0.8, 0.5, 0.0]])
     with open(str(tmp_path / 'all' / 'results.md')) as f:
-      assert 'IoU per class, last checkpoint' in f.read()
+      assert 'IoU per class, last checkpoint (mean over the seeds):' in f.read()
+
+  def test_one_seed_has_no_mean_in_the_title(self, tmp_path):
+    d = str(tmp_path / 'seed0')
+    _write_results(os.path.join(d, 'sup_few'), {2: 0.5},
+                   per_class={2: [0.9, 0.1, 0.2]})
+    proc = _python('scripts/summarize_results.py', '--runs_dirs=' + d,
+                   '--num_labeled=20')
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert 'IoU per class, last checkpoint:\n' in proc.stdout
+    assert '| supervised | 1 | 0.900 | 0.100 | 0.200 |' in proc.stdout
 
   def test_runs_of_other_classes_are_an_error(self, tmp_path):
     d = str(tmp_path / 'seed0')
