@@ -114,7 +114,8 @@ def rescale_batch(batch, scale):
 
 
 def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
-                        temperature=0.5, logit_norm='global', max_batches=None):
+                        temperature=0.5, logit_norm='global', max_batches=None,
+                        align=None):
   """Scores the teacher's pseudo-label sources on a data set with masks.
 
   The model runs in inference mode. Scores are at the image size (logits
@@ -129,6 +130,8 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
     temperature: sharpening of the fused label (argmax is unaffected).
     logit_norm: calibrated-fusion normalisation.
     max_batches: stop early.
+    align: optional fusion.calibrated_fusion `align` (the distribution
+      alignment of a run trained with it), applied to the fused label.
 
   Returns:
     dict: 'decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
@@ -150,7 +153,7 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
                   cam_classes=present)
     fused, _ = fusion.calibrated_fusion(
         out['logits'], out['sgc_logits'], temperature=temperature,
-        logit_norm=logit_norm, pseudo_src='avg')
+        logit_norm=logit_norm, pseudo_src='avg', align=align)
     size = tf.shape(images)[1:3]
     cms = []
     sources = (out['logits'], out['sgc_logits'], given['sgc_logits'],

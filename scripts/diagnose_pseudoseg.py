@@ -8,7 +8,8 @@ Usage:
 Prints, for the run's latest checkpoint (inference mode, whole images of --split;
 a train_sup.py run gets the last part only):
 the mIoU of the decoder, of the SGC (predicted classes / true classes), of the CAM
-itself given the true classes (what the SGC refines) and of the calibrated fusion;
+itself given the true classes (what the SGC refines) and of the calibrated fusion
+(distribution-aligned with the run's saved marginals when it trained with it);
 how well the CAM (true classes) and the decoder localise each class present: the
 median AUC with which a class's map ranks its pixels above the background's, and
 how often the map peaks on the class (within 8 px);
@@ -34,6 +35,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from core import diagnostics  # pylint: disable=g-import-not-at-top
+from core import distribution_alignment  # pylint: disable=g-import-not-at-top
 from core import feature_probe  # pylint: disable=g-import-not-at-top
 from core import trainer  # pylint: disable=g-import-not-at-top
 import experiment_lib  # pylint: disable=g-import-not-at-top
@@ -94,6 +96,19 @@ def _print_probe(probe, num_classes, cam_level):
               result['background_share'], result['num_test']))
 
 
+def _restore_alignment(cfg, num_classes, path):
+  """The `align` of a run trained with --distribution_alignment, else None."""
+  if not cfg.pseudo_label.distribution_alignment:
+    return None
+  alignment = distribution_alignment.DistributionAlignment(
+      num_classes, cfg.pseudo_label.distribution_alignment)
+  trainer.restore_model(alignment, path, name='distribution_alignment')
+  print('The fused label is aligned with the run\'s class marginals at %s '
+        '(--distribution_alignment=%g).' % (
+            path, cfg.pseudo_label.distribution_alignment))
+  return alignment.align
+
+
 def main(argv):
   del argv
   model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
@@ -120,10 +135,13 @@ def main(argv):
       else ''))
   # Supervised runs have no classifier, CAM or SGC: only the probe applies.
   if cfg.model.pseudoseg_heads:
+    align = _restore_alignment(cfg, num_classes, path)
+    report['distribution_alignment'] = align is not None
     report.update(diagnostics.pseudo_label_report(
         model, dataset, num_classes, ignore_label=descriptor.ignore_label,
         temperature=cfg.pseudo_label.temperature,
-        logit_norm=cfg.pseudo_label.logit_norm, max_batches=_MAX_BATCHES.value))
+        logit_norm=cfg.pseudo_label.logit_norm, max_batches=_MAX_BATCHES.value,
+        align=align))
     batch = next(iter(dataset))
     report.update(diagnostics.trunk_gradient_norms(
         model, batch['image'], batch['label'],

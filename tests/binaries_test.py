@@ -175,6 +175,7 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       with open(out_json) as f:
         report = json.load(f)
       self.assertEqual(report['num_images'], 2)  # Batch 1 without --eval_size.
+      self.assertFalse(report['distribution_alignment'])
       self.assertIn('CAM, true classes', proc.stdout)
       self.assertBetween(report['cam_true_classes_miou'], 0.0, 1.0)
       self.assertIn('object-vs-background AUC median CAM', proc.stdout)
@@ -214,6 +215,17 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       self.assertEqual(scores[weights]['weights'], weights)
       self.assertEqual(scores[weights]['step'], 6)
       self.assertBetween(scores[weights]['miou'], 0.0, 1.0)
+    # The diagnosis aligns the fused label with the run's saved marginals.
+    out_json = os.path.join(model_dir, 'diag.json')
+    proc = self.binaries.run_ok(
+        'scripts/diagnose_pseudoseg.py', model_dir=model_dir, split='train',
+        max_batches=2, output_json=out_json)
+    self.assertRegex(proc.stdout, r"aligned with the run's class marginals at "
+                     r'\S+ckpt-6 \(--distribution_alignment=0.9\)')
+    with open(out_json) as f:
+      report = json.load(f)
+    self.assertTrue(report['distribution_alignment'])
+    self.assertBetween(report['fused_miou'], 0.0, 1.0)
 
   def test_teacher_flags_on_a_run_without_teacher_fail_clearly(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())

@@ -124,6 +124,19 @@ class DiagnosticsTest(tf.test.TestCase):
     self.assertEqual(diagnostics.pseudo_label_report(
         _model(), _batches(), _NUM_CLASSES, max_batches=1)['num_images'], 2)
 
+  def test_align_reaches_the_fused_label_only(self):
+    # An `align` that keeps only the background: the fused label is background
+    # everywhere, scored by hand: 4224 valid pixels, 3675 of them background;
+    # the other three classes get IoU 0.
+    model = _model()
+    plain = diagnostics.pseudo_label_report(model, _batches(), _NUM_CLASSES)
+    aligned = diagnostics.pseudo_label_report(
+        model, _batches(), _NUM_CLASSES,
+        align=lambda prob: prob * tf.one_hot(0, _NUM_CLASSES))
+    self.assertAllClose(aligned['fused_miou'], 3675 / 4224 / 4)
+    self.assertAllClose(aligned['decoder_miou'], plain['decoder_miou'])
+    self.assertAllClose(aligned['sgc_miou'], plain['sgc_miou'])
+
   def test_cam_with_true_classes_against_numpy(self):
     # The CAM given the true classes, background = 1 - max, scored by hand.
     model = _model()
