@@ -220,7 +220,8 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
     pseudo_confidence (mean max probability of the pseudo labels on valid pixels)
     and pixels_used (share of strong-view pixels in the consistency loss); the
     PSEUDO_LABEL_SCORES when the batch has the masks, and with
-    oracle_pseudo_labels target_miou, the trained-on label's mIoU.
+    oracle_pseudo_labels target_miou, the trained-on label's mIoU (before
+    CutMix).
   """
   lab, unl = batch['labeled'], batch['unlabeled']
   num_labeled = tf.shape(lab['image'])[0]
