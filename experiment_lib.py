@@ -290,6 +290,28 @@ def unlabeled_dataset_fn(cfg, descriptor):
   return fn
 
 
+def check_oracle_masks(cfg):
+  """With --oracle_pseudo_labels, every unlabeled record must carry its mask.
+
+  Raises:
+    ValueError: naming the split, the record dir and the first records without
+      one (the oracle would give them no consistency loss, silently).
+  """
+  if not cfg.pseudo_label.oracle_pseudo_labels:
+    return
+  files = record_format.list_shards(cfg.data.record_dir,
+                                    cfg.data.unlabeled_split)
+  missing = input_pipeline.records_without_mask(
+      files, read_ids(cfg.data.unlabeled_ids))
+  if missing:
+    raise ValueError(
+        '--oracle_pseudo_labels needs the unlabeled images\' masks: %d record(s) '
+        'of split %r in %s have none (%s).' % (
+            len(missing), cfg.data.unlabeled_split, cfg.data.record_dir,
+            ', '.join(sorted(missing)[:5]) + (', ...' if len(missing) > 5
+                                               else '')))
+
+
 def set_up(cfg):
   """Everything a training binary needs before its loop.
 

@@ -67,6 +67,7 @@ def main(argv):
   cfg = experiment_lib.config_from_flags()
   if not cfg.model.pseudoseg_heads:
     raise app.UsageError('train_wss.py needs --pseudoseg_heads.')
+  experiment_lib.check_oracle_masks(cfg)
   descriptor, strategy, model, optimizer, settings = experiment_lib.set_up(cfg)
   teacher = experiment_lib.build_ema_teacher(cfg, strategy, model,
                                              descriptor.num_classes)

@@ -146,6 +146,26 @@ def count_records(files, ids=None):
   return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
+def records_without_mask(files, ids=None):
+  """The image ids of the records of `files` (restricted to `ids`) with no mask.
+
+  Reads only each record's id and mask bytes, eagerly; no image is decoded.
+  """
+  dataset = _records(files, None)
+  if ids is not None:
+    dataset = filter_by_ids(dataset, ids)
+  features = {
+      record_format.IMAGE_FILENAME: tf.io.FixedLenFeature((), tf.string, ''),
+      record_format.LABEL_ENCODED: tf.io.FixedLenFeature((), tf.string, '')}
+  missing = []
+  for parsed in dataset.map(
+      lambda s: tf.io.parse_single_example(s, features)).batch(256):
+    empty = tf.strings.length(parsed[record_format.LABEL_ENCODED]) == 0
+    missing.extend(n.decode('utf-8') for n in
+                   parsed[record_format.IMAGE_FILENAME][empty].numpy())
+  return missing
+
+
 def _training_order(dataset, seed, shuffle_buffer, skip, input_context, salt):
   """Shuffle -> repeat -> skip -> enumerate; returns (dataset, base seed).
 

@@ -69,6 +69,25 @@ class TestOracleWiring:
     assert ('weak_label' in batch) == oracle
     if oracle:
       assert batch['weak_label'].shape == (2, 33, 33, 1)
+    experiment_lib.check_oracle_masks(cfg)  # Every tiny record has its mask.
+
+  def test_records_without_masks_are_named_up_front(self, tmp_path):
+    from datasets import record_format  # pylint: disable=g-import-not-at-top
+    png = tf.io.encode_png(tf.zeros([4, 4, 1], tf.uint8)).numpy()
+    with record_format.ShardedWriter(str(tmp_path), 'train', 1) as writer:
+      writer.write(record_format.make_example(png, 'with_mask', 4, 4,
+                                              label_data=png, image_format='png'))
+      for name in ('bare_1', 'bare_0'):
+        writer.write(record_format.make_example(png, name, 4, 4,
+                                                image_format='png'))
+    cfg = config.replace(config.smoke(), data=dict(record_dir=str(tmp_path)),
+                         pseudo_label=dict(oracle_pseudo_labels=True))
+    with pytest.raises(ValueError, match=r"2 record\(s\) of split 'train' in "
+                       r'.* have none \(bare_0, bare_1\)'):
+      experiment_lib.check_oracle_masks(cfg)
+    # Without the oracle nothing is read.
+    experiment_lib.check_oracle_masks(config.replace(
+        cfg, pseudo_label=dict(oracle_pseudo_labels=False)))
 
 
 if __name__ == '__main__':

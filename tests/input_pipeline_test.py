@@ -107,6 +107,13 @@ class InputPipelineTest(tf.test.TestCase):
       seen.update(f.decode() for f in batch['filename'].numpy())
     self.assertEqual(seen, {'img_01', 'img_05', 'img_07'})
 
+  def test_records_without_mask(self):
+    self.assertEqual(input_pipeline.records_without_mask(self.train_files), [])
+    self.assertCountEqual(input_pipeline.records_without_mask(self.weak_files),
+                          ['weak_%d' % i for i in range(4)])
+    self.assertEqual(input_pipeline.records_without_mask(
+        self.weak_files + self.train_files, ['weak_1', 'img_03']), ['weak_1'])
+
   def test_resume_gives_same_examples_and_augmentation(self):
     for k in (6, 14):  # Examples consumed before the restart; 14 > one epoch.
       full = list(self._labeled(seed=3).take(16).as_numpy_iterator())
