@@ -138,12 +138,16 @@ def _records(files, input_context):
   return dataset
 
 
+def _selected_records(files, ids):
+  """All serialized records of `files` (restricted to `ids` if given), in order."""
+  dataset = _records(files, None)
+  return dataset if ids is None else filter_by_ids(dataset, ids)
+
+
 def count_records(files, ids=None):
   """Counts the records of `files` (restricted to `ids` if given), eagerly."""
-  dataset = _records(files, None)
-  if ids is not None:
-    dataset = filter_by_ids(dataset, ids)
-  return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+  return int(_selected_records(files, ids).reduce(
+      tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 def records_without_mask(files, ids=None):
@@ -151,14 +155,11 @@ def records_without_mask(files, ids=None):
 
   Reads only each record's id and mask bytes, eagerly; no image is decoded.
   """
-  dataset = _records(files, None)
-  if ids is not None:
-    dataset = filter_by_ids(dataset, ids)
   features = {
       record_format.IMAGE_FILENAME: tf.io.FixedLenFeature((), tf.string, ''),
       record_format.LABEL_ENCODED: tf.io.FixedLenFeature((), tf.string, '')}
   missing = []
-  for parsed in dataset.map(
+  for parsed in _selected_records(files, ids).map(
       lambda s: tf.io.parse_single_example(s, features)).batch(256):
     empty = tf.strings.length(parsed[record_format.LABEL_ENCODED]) == 0
     missing.extend(n.decode('utf-8') for n in
