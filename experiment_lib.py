@@ -63,6 +63,9 @@ _HELP = {
                               'marginal / teacher\'s marginal), both running '
                               'averages with this momentum, in [0, 1); 0 = off '
                               '(official).',
+    'unsup_rampup_steps': 'Ramp-up of the consistency weight over this many '
+                          'steps, unsup_weight·exp(-5(1-step/N)^2) (Laine & '
+                          'Aila 2017; not in the official code); 0 = off.',
     'feature_dropout': 'Feature dropout perturbation: share of the ASPP output '
                        'channels dropped for the student\'s strong views, in '
                        '[0, 1); 0 = off (official).',
@@ -133,6 +136,9 @@ def config_from_flags():
   if (cfg.pseudo_label.oracle_share != 1.0 and
       not cfg.pseudo_label.oracle_pseudo_labels):
     raise flags.ValidationError('--oracle_share needs --oracle_pseudo_labels.')
+  if cfg.loss.unsup_rampup_steps < 0:
+    raise flags.ValidationError('--unsup_rampup_steps must be >= 0, got %r.' %
+                                cfg.loss.unsup_rampup_steps)
   if not 0.0 < cfg.pseudo_label.cutmix_area <= 1.0:
     raise flags.ValidationError('--cutmix_area must be in (0, 1], got %r.' %
                                 cfg.pseudo_label.cutmix_area)
@@ -234,6 +240,7 @@ def step_settings(cfg, descriptor):
       ignore_label=descriptor.ignore_label,
       sup_weight=cfg.loss.sup_weight, sgc_weight=cfg.loss.sgc_weight,
       cls_weight=cfg.loss.cls_weight, unsup_weight=cfg.loss.unsup_weight,
+      unsup_rampup_steps=cfg.loss.unsup_rampup_steps,
       pseudo_src=cfg.pseudo_label.pseudo_src,
       temperature=cfg.pseudo_label.temperature,
       logit_norm=cfg.pseudo_label.logit_norm,

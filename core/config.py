@@ -103,6 +103,9 @@ class LossConfig:
   sgc_weight: float = 1.0
   cls_weight: float = 1.0
   unsup_weight: float = 1.0
+  # Ours (official: none): the consistency weight rises from unsup_weight·e^-5
+  # to unsup_weight over this many steps (core/schedules.sigmoid_rampup); 0 = off.
+  unsup_rampup_steps: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,28 @@
-"""Learning-rate schedules."""
+"""Learning-rate and loss-weight schedules."""
 
 import tensorflow as tf
+
+
+def sigmoid_rampup(step, rampup_steps):
+  """The consistency weight's ramp-up factor (Laine & Aila 2017), in (0, 1].
+
+    factor(s) = exp(−5 · (1 − min(s, R) / R)²)   for R = rampup_steps > 0,
+
+  so it starts at exp(−5) ≈ 0.0067, passes exp(−1.25) ≈ 0.29 at R / 2 and is 1 from
+  step R on; R <= 0 gives 1 at every step (the official recipe: no ramp-up).
+
+  Args:
+    step: int or scalar tensor, the step counted from 0.
+    rampup_steps: int.
+
+  Returns:
+    float32 scalar tensor.
+  """
+  if rampup_steps <= 0:
+    return tf.constant(1.0)
+  fraction = tf.minimum(tf.maximum(tf.cast(step, tf.float32), 0.0) /
+                        float(rampup_steps), 1.0)
+  return tf.exp(-5.0 * tf.square(1.0 - fraction))
 
 
 class PolynomialDecayWithWarmup(tf.keras.optimizers.schedules.LearningRateSchedule):

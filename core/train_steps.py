@@ -16,6 +16,7 @@ from core import fusion
 from core import losses
 from core import metrics
 from core import model as model_lib
+from core import schedules
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +28,7 @@ class StepSettings:
   sgc_weight: float = 1.0
   cls_weight: float = 1.0
   unsup_weight: float = 1.0
+  unsup_rampup_steps: int = 0  # 0: unsup_weight from the first step (official).
   # Pseudo labels.
   pseudo_src: str = 'avg'
   temperature: float = 0.5
@@ -291,8 +293,10 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
     mask = _resize_mask(unl['strong_valid'], tf.shape(logits_u)[1:3]) * weight
     unsup = losses.soft_cross_entropy(logits_u, pseudo, mask)
     reg = _regularization(model)
+    unsup_weight = settings.unsup_weight * schedules.sigmoid_rampup(
+        optimizer.iterations, settings.unsup_rampup_steps)
     total = (settings.sup_weight * sup + settings.sgc_weight * sgc +
-             settings.cls_weight * cls + settings.unsup_weight * unsup + reg)
+             settings.cls_weight * cls + unsup_weight * unsup + reg)
     scaled = _scale_loss(optimizer, total)
   _apply(model, optimizer, tape, scaled)
   if teacher is not None:
@@ -305,6 +309,8 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
   out = {'loss': total, 'sup_loss': sup, 'sgc_loss': sgc, 'cls_loss': cls,
          'unsup_loss': unsup, 'reg_loss': reg,
          'pseudo_confidence': confidence, 'pixels_used': used}
+  if settings.unsup_rampup_steps > 0:
+    out['unsup_weight'] = unsup_weight
   if 'weak_label' in unl:
     out.update(score_pseudo_labels(teacher_out, weak_pseudo, unl['weak_label'],
                                    settings))

@@ -256,6 +256,10 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
         flag_values, oracle_pseudo_labels=True, oracle_share=1.5))
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn('--oracle_share must be in [0, 1], got 1.5', proc.stdout)
+    proc = self.binaries.run('train_wss.py', **dict(flag_values,
+                                                    unsup_rampup_steps=-1))
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('--unsup_rampup_steps must be >= 0, got -1', proc.stdout)
 
 
 if __name__ == '__main__':

@@ -64,6 +64,10 @@ class TestOracleWiring:
     descriptor = experiment_lib.dataset_info(cfg)
     settings = experiment_lib.step_settings(cfg, descriptor)
     assert (settings.oracle_pseudo_labels, settings.oracle_share) == (oracle, 0.25)
+    assert settings.unsup_rampup_steps == 0
+    settings = experiment_lib.step_settings(
+        config.replace(cfg, loss=dict(unsup_rampup_steps=150)), descriptor)
+    assert settings.unsup_rampup_steps == 150
     fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
     batch = next(iter(fn(tf.distribute.InputContext(), 0)))
     assert ('weak_label' in batch) == oracle

@@ -19,6 +19,26 @@ def _np_schedule(step, base, decay_steps, end, power, warmup_steps,
   return poly(step)
 
 
+class SigmoidRampupTest(tf.test.TestCase):
+
+  def test_hand_computed(self):
+    # exp(-5 (1 - s/100)^2): e^-5 at 0, e^-1.25 halfway, e^-0.3125 at 3/4, then 1.
+    for step, expected in [(0, 0.006737947), (50, 0.2865048), (75, 0.7316156),
+                           (100, 1.0), (150, 1.0)]:
+      self.assertAllClose(schedules.sigmoid_rampup(step, 100), expected,
+                          atol=1e-7)
+
+  def test_numpy_reference_and_tensor_steps(self):
+    for step in range(0, 40, 3):
+      expected = np.exp(-5.0 * (1.0 - min(step, 30) / 30.0) ** 2)
+      self.assertAllClose(
+          schedules.sigmoid_rampup(tf.constant(step, tf.int64), 30), expected)
+
+  def test_no_rampup_is_one(self):
+    for step in (0, 7, 10000):
+      self.assertEqual(float(schedules.sigmoid_rampup(step, 0)), 1.0)
+
+
 class PolynomialDecayWithWarmupTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_hand_computed_linear(self):

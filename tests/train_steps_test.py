@@ -282,6 +282,48 @@ class PseudoSegOptionsTest(tf.test.TestCase):
     self.assertAllEqual(mixed['weak_image'], unl['weak_image'])
 
 
+class UnsupRampupTest(tf.test.TestCase):
+  """--unsup_rampup_steps scales the consistency term by the step's factor."""
+
+  def _pair(self, step, ramped, plain):
+    """The same batch through two copies of one model at `step`."""
+    batch = {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()}
+    outs = []
+    for settings in (ramped, plain):
+      model, optimizer = _build()
+      if outs:
+        model.set_weights(first_weights)
+      else:
+        first_weights = model.get_weights()
+      optimizer.iterations.assign(step)
+      outs.append(train_steps.pseudoseg_step(model, optimizer, batch, settings))
+      outs[-1]['weights'] = model.get_weights()
+    return outs
+
+  def test_first_step_weighs_the_consistency_by_exp_minus_5(self):
+    ramped, plain = self._pair(0, _settings(unsup_weight=2.0,
+                                            unsup_rampup_steps=10),
+                               _settings(unsup_weight=2.0 * np.exp(-5.0)))
+    self.assertAllClose(ramped['unsup_weight'], 2.0 * np.exp(-5.0))
+    self.assertNotIn('unsup_weight', plain)
+    self.assertAllClose(
+        ramped['loss'], ramped['sup_loss'] + ramped['sgc_loss'] +
+        ramped['cls_loss'] + 2.0 * np.exp(-5.0) * ramped['unsup_loss'] +
+        ramped['reg_loss'])
+    # The same update as a fixed weight of 2·e^-5.
+    for name in train_steps.PSEUDOSEG_METRICS:
+      self.assertAllClose(ramped[name], plain[name], msg=name)
+    for a, b in zip(ramped['weights'], plain['weights']):
+      self.assertAllClose(a, b, atol=1e-6)
+
+  def test_after_the_rampup_the_step_is_the_plain_one(self):
+    ramped, plain = self._pair(12, _settings(unsup_rampup_steps=10),
+                               _settings())
+    self.assertAllClose(ramped['unsup_weight'], 1.0)
+    for a, b in zip(ramped['weights'], plain['weights']):
+      self.assertAllClose(a, b, atol=1e-6)
+
+
 class StepSeedTest(tf.test.TestCase, parameterized.TestCase):
   """Dropout (ASPP output, classifier) is drawn from --seed and the step."""
 
