@@ -25,6 +25,15 @@ tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 '''
 
+# A batch of 4 as two replicas' halves (after `strategy` is defined).
+_SPLIT = r'''
+def split(array):
+  def value_fn(ctx):
+    i = ctx.replica_id_in_sync_group
+    return tf.constant(array[2 * i:2 * i + 2])
+  return strategy.experimental_distribute_values_from_function(value_fn)
+'''
+
 # The PseudoSeg step through TrainLoop under MirroredStrategy on 2 logical CPUs.
 _MIRRORED_STEPS = _TWO_CPUS + r'''
 import dataclasses
@@ -223,13 +232,7 @@ strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 with strategy.scope():
   da = distribution_alignment.DistributionAlignment(4, 0.5)
 
-
-def split(array):
-  def value_fn(ctx):
-    i = ctx.replica_id_in_sync_group
-    return tf.constant(array[2 * i:2 * i + 2])
-  return strategy.experimental_distribute_values_from_function(value_fn)
-
+''' + _SPLIT + r'''
 
 @tf.function
 def step(p, v, l):
@@ -249,6 +252,53 @@ print(json.dumps({
     'label_err': float(np.abs(da.label_marginal.numpy() -
                               single.label_marginal.numpy()).max()),
     'aligned_err': float(np.abs(aligned - expected).max()),
+}))
+'''
+
+
+# The 'global' logit norm of core.fusion on 2 replicas vs one device with the batch.
+_FUSION_NORM = _TWO_CPUS + r'''
+import json
+import numpy as np
+
+from core import fusion
+
+strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+rng = np.random.RandomState(0)
+# The two halves of the batch have very different logit scales, so a per-replica
+# RMS differs clearly from the global one.
+dec = rng.randn(4, 6, 6, 3).astype(np.float32)
+sgc = rng.randn(4, 3, 3, 3).astype(np.float32)
+dec[2:] *= 5.0
+sgc[2:] *= 4.0
+
+''' + _SPLIT + r'''
+
+def distributed(logit_norm):
+  @tf.function
+  def step(d, s):
+    return strategy.run(
+        lambda a, b: fusion.calibrated_fusion(a, b, logit_norm=logit_norm),
+        args=(d, s))
+  label, weight = step(split(dec), split(sgc))
+  gather = lambda v: np.concatenate(
+      [t.numpy() for t in strategy.experimental_local_results(v)])
+  return gather(label), gather(weight)
+
+
+full, _ = fusion.calibrated_fusion(dec, sgc, logit_norm='global')
+full = full.numpy()
+global_label, global_weight = distributed('global')
+replica_label, _ = distributed('replica')
+# Cross-replica context (inside the scope, outside strategy.run): local, no error.
+with strategy.scope():
+  scoped, _ = fusion.calibrated_fusion(dec, sgc, logit_norm='global')
+print(json.dumps({
+    'replicas': strategy.num_replicas_in_sync,
+    'global_err': float(np.abs(global_label - full).max()),
+    'global_weight_ok': bool(global_weight.shape == (4, 6, 6)),
+    'replica_err': float(np.abs(replica_label - full).max()),
+    'scoped_err': float(np.abs(scoped.numpy() - full).max()),
 }))
 '''
 
@@ -311,6 +361,18 @@ class MirroredTest(tf.test.TestCase):
     self.assertLess(result['prediction_err'], 1e-6)
     self.assertLess(result['label_err'], 1e-6)
     self.assertLess(result['aligned_err'], 1e-5)
+
+  def test_global_fusion_norm_matches_one_device_on_the_whole_batch(self):
+    proc = self.binaries.run_python(_FUSION_NORM)
+    self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
+    result = _last_json(proc.stdout)
+    self.assertEqual(result['replicas'], 2)
+    self.assertTrue(result['global_weight_ok'])
+    # Global RMS over 2 replicas == one device holding the whole batch.
+    self.assertLess(result['global_err'], 1e-5)
+    # The official per-replica RMS does depend on the split: the test can tell.
+    self.assertGreater(result['replica_err'], 1e-2)
+    self.assertLess(result['scoped_err'], 1e-6)
 
   def test_train_sup_binary_with_mirrored_strategy(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
