@@ -98,6 +98,8 @@ def main(argv):
     metric_names += train_steps.PSEUDO_LABEL_SCORES
   if cfg.pseudo_label.oracle_pseudo_labels:
     metric_names += train_steps.ORACLE_SCORES
+  if cfg.loss.unsup_rampup_steps:
+    metric_names += train_steps.RAMPUP_METRICS
   loop.run(metric_names)
   logging.info('Done: %s', cfg.train.model_dir)
 

@@ -356,3 +356,4 @@ PSEUDOSEG_METRICS = ('loss', 'sup_loss', 'sgc_loss', 'cls_loss', 'unsup_loss',
                      'reg_loss', 'pseudo_confidence', 'pixels_used')
 PSEUDO_LABEL_SCORES = ('decoder_miou', 'sgc_miou', 'pseudo_miou')
 ORACLE_SCORES = ('target_miou',)  # The label an oracle run trains on.
+RAMPUP_METRICS = ('unsup_weight',)  # With unsup_rampup_steps: the weight now.

@@ -142,14 +142,21 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     self.binaries = binaries
     self.smoke_flags = smoke_flags_fn
 
-  # The semi run also scores its pseudo labels against the records' masks.
+  # The semi run also scores its pseudo labels against the records' masks; the
+  # weakly-labeled one ramps its consistency weight up.
   @parameterized.named_parameters(('semi_scored', False), ('weakly_labeled', True))
   def test_train_wss_runs_and_logs(self, use_image_labels):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     scored = not use_image_labels
+    ramped = use_image_labels
     proc = self.binaries.run_ok('train_wss.py', **self.smoke_flags(
         self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
-        use_image_labels=use_image_labels, score_pseudo_labels=scored))
+        use_image_labels=use_image_labels, score_pseudo_labels=scored,
+        unsup_rampup_steps=8 if ramped else 0))
+    # An 8-step ramp-up, logged as the mean over the loop's steps (2 a loop;
+    # steps count from 0): steps 2 and 3 give (e^-2.8125 + e^-1.953125) / 2.
+    self.assertEqual('unsup_weight 0.1009 |' in proc.stdout, ramped,
+                     msg=proc.stdout[-2000:])
     self.assertRegex(proc.stdout, r'step 4/4 \| loss [0-9.]+ .*unsup_loss '
                      r'[0-9.]+ .*pixels_used [0-9.]+')
     self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
@@ -159,6 +166,8 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     self.assertTrue(saved['model']['pseudoseg_heads'])
     self.assertEqual(saved['data']['use_image_labels'], use_image_labels)
     tags = event_tags(os.path.join(model_dir, 'train'))
+    self.assertEqual(tags.get('metrics/unsup_weight'),
+                     'scalars' if ramped else None)
     for name in ('losses/unsup_loss', 'losses/sgc_loss', 'losses/cls_loss',
                  'metrics/pixels_used', 'metrics/pseudo_confidence'):
       self.assertEqual(tags.get(name), 'scalars', msg=name)
