@@ -221,9 +221,10 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
     dict of scalars: loss, sup_loss, sgc_loss, cls_loss, unsup_loss, reg_loss,
     pseudo_confidence (mean max probability of the pseudo labels on valid pixels)
     and pixels_used (share of strong-view pixels in the consistency loss); the
-    PSEUDO_LABEL_SCORES when the batch has the masks, and with
+    PSEUDO_LABEL_SCORES when the batch has the masks, with
     oracle_pseudo_labels target_miou, the trained-on label's mIoU (before
-    CutMix).
+    CutMix), and with unsup_rampup_steps unsup_weight, the consistency weight
+    of this step.
   """
   lab, unl = batch['labeled'], batch['unlabeled']
   num_labeled = tf.shape(lab['image'])[0]
