@@ -39,6 +39,10 @@ _HELP = {
     'strategy': 'default | mirrored | multi_worker | tpu.',
     'mixed_precision': '"" (float32) | mixed_bfloat16 | mixed_float16.',
     'init_checkpoint': 'Optional backbone checkpoint (partial restore).',
+    'cam_level': 'Backbone level the classifier pools and the CAM / SGC grid: '
+                 '"" = the last (official), or a level key, e.g. 3 (stride 8) or '
+                 '2 (stride 4; not in the paper); the SGC attention grows with '
+                 'the grid\'s size squared.',
     'pseudo_src': 'Pseudo-label source: avg (calibrated fusion) | att (SGC) | dec.',
     'logit_norm': 'global (RMS over the global batch) | replica (official) | '
                   'pixel | none.',
@@ -127,6 +131,10 @@ def config_from_flags():
     raise flags.ValidationError('--record_dir is required.')
   if cfg.train.model_dir == '':
     raise flags.ValidationError('--model_dir is required.')
+  if cfg.model.cam_level and not cfg.model.cam_level.isdigit():
+    raise flags.ValidationError(
+        '--cam_level must be "" or a backbone level such as 3, got %r.' %
+        cfg.model.cam_level)
   if not 0.0 <= cfg.pseudo_label.ema_decay < 1.0:
     raise flags.ValidationError('--ema_decay must be in [0, 1), got %r.' %
                                 cfg.pseudo_label.ema_decay)

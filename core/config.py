@@ -31,6 +31,11 @@ class ModelConfig:
   # (ours; official 1.0). The head itself always learns at full rate.
   cls_feature_grad_scale: float = 1.0
   sgc_dim: int = 128
+  # Endpoint whose features the classifier pools and whose grid the CAM and
+  # SGC use (ours): '' = the backbone's last features (official), or a level
+  # key such as '3' (stride 8) or '2' (stride 4). The SGC's queries and keys
+  # are this level and the one below it (above it when there is none below).
+  cam_level: str = ''
   cam_threshold: float = 0.5  # Predicted classes kept in the CAM (semi mode).
 
 

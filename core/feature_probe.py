@@ -1,7 +1,8 @@
 """Does a feature level know the classes? A linear probe on pure grid cells.
 
-PseudoSeg's classifier, CAM and SGC read the backbone's last features (stride 16).
-They can only work if those features tell the classes apart. This probe measures
+PseudoSeg's classifier, CAM and SGC read the backbone's last features (stride 16;
+another level with `ModelConfig.cam_level`). They can only work if those features
+tell the classes apart. This probe measures
 that directly: each level's feature map is a grid of cells; a cell whose pixels are
 mostly one class (`purity`) gets that class, others are left out; a softmax
 regression on the standardised cell features is fitted on some images and scored

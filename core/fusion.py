@@ -108,8 +108,8 @@ def calibrated_fusion(decoder_logits, sgc_logits, temperature=0.5,
 
   Args:
     decoder_logits: [batch, h, w, classes] decoder logits (stride 4), any float dtype.
-    sgc_logits: [batch, h', w', classes] SGC logits (stride 16); bilinearly resized
-      (half-pixel centres) to (h, w) first.
+    sgc_logits: [batch, h', w', classes] SGC logits (the CAM grid, stride 16 by
+      default); bilinearly resized (half-pixel centres) to (h, w) first.
     temperature: sharpening temperature T > 0 (soft labels only).
     logit_norm: 'global' | 'replica' | 'pixel' | 'none' (module docstring).
     pseudo_src: 'avg' (½ softmax(decoder) + ½ softmax(sgc)), 'att' (softmax(sgc)) or

@@ -11,12 +11,14 @@
       -> self-attention Grad-CAM on F's grid -> 'sgc_logits' [B, h, w, C]
 
 C counts the background, K = C - 1 does not. The CAM / SGC grid (h, w) is the
-grid of F, i.e. stride `output_stride`: stride 16 by default, stride 8 when the
-model is built at output stride 8. F is the backbone's last endpoint (the
-ASPP input for MobileNetV3, whose last endpoint is globally pooled). The SGC
-queries and keys are F and the endpoint one level below, detached and resized
-bilinearly to F's grid: MobileNetV2 '5' + '4' (both on the grid), DilatedResNet
-'4' + '3' at OS 16 and '3' + '2' (stride 4, downsampled) at OS 8.
+grid of F. By default F is the backbone's last endpoint (the ASPP input for
+MobileNetV3, whose last endpoint is globally pooled), so the grid is stride
+`output_stride`: 16 by default, 8 when the model is built at output stride 8.
+`ModelConfig.cam_level` (ours) names another endpoint, e.g. '2' (stride 4).
+The SGC queries and keys are F and the endpoint one level below (above, when F
+is the lowest), detached and resized bilinearly to F's grid: MobileNetV2
+'5' + '4' (both on the grid), DilatedResNet '4' + '3' at OS 16 and '3' + '2'
+(stride 4, downsampled) at OS 8; with cam_level '2', '2' + '3' (upsampled).
 """
 
 import math
@@ -72,20 +74,40 @@ def _build_backbone(cfg, regularizer):
                    f'{sorted(_MOBILENETS) + sorted(_RESNETS)}.')
 
 
-def _cam_level(backbone_name, level, endpoint_keys):
+def _cam_level(backbone_name, level, endpoint_keys, requested=''):
   """Returns the endpoint key of the features F that the classifier pools.
 
-  F is the backbone's last endpoint, except for MobileNetV3, whose last
-  endpoint is already globally pooled (1x1); there F is the ASPP input.
+  By default F is the backbone's last endpoint, except for MobileNetV3, whose
+  last endpoint is already globally pooled (1x1); there F is the ASPP input.
 
   Args:
     backbone_name: `ModelConfig.backbone`.
     level: int, log2(output_stride), the ASPP level.
     endpoint_keys: the backbone's endpoint keys ('2', '3', ...).
+    requested: `ModelConfig.cam_level`; '' for the default.
+
+  Raises:
+    ValueError: `requested` is not one of the backbone's spatial endpoints.
   """
   if backbone_name.startswith('mobilenet_v3'):
-    return str(level)
-  return str(max(int(k) for k in endpoint_keys))
+    spatial = [k for k in endpoint_keys if int(k) <= level]
+    default = str(level)
+  else:
+    spatial = list(endpoint_keys)
+    default = str(max(int(k) for k in endpoint_keys))
+  if not requested:
+    return default
+  if requested not in spatial:
+    raise ValueError(
+        f'cam_level {requested!r} is not a feature level of {backbone_name}; '
+        f'expected one of {sorted(spatial, key=int)} (or \'\' for {default}).')
+  return requested
+
+
+def _sgc_levels(cam_level, endpoint_keys):
+  """(F's key, the key below it, or above it when F is the lowest level)."""
+  below, above = str(int(cam_level) - 1), str(int(cam_level) + 1)
+  return (cam_level, below if below in endpoint_keys else above)
 
 
 def scale_gradient(x, scale):
@@ -196,8 +218,8 @@ class PseudoSegModel(tf.keras.Model):
         norm_momentum=cfg.batchnorm_momentum,
         kernel_regularizer=regularizer)
     keys = list(self.backbone.output.keys())
-    self.cam_level = _cam_level(cfg.backbone, level, keys)
-    self.sgc_levels = (self.cam_level, str(int(self.cam_level) - 1))
+    self.cam_level = _cam_level(cfg.backbone, level, keys, cfg.cam_level)
+    self.sgc_levels = _sgc_levels(self.cam_level, keys)
     if cfg.pseudoseg_heads:
       # float32 whatever the mixed-precision policy: these layers are tiny,
       # and the CAM normalisation and the attention softmax want precision.

@@ -23,12 +23,14 @@ class SelfAttentionGradCAM(tf.keras.layers.Layer):
 
   The layer computes in float32 whatever the global mixed-precision policy
   (the attention softmax over h*w keys is sensitive to rounding, and the layer
-  runs at stride 16 where the cost is small).
+  runs at stride 16 by default, where the cost is small; its memory grows with
+  (h*w)^2, so a stride-4 CAM grid (`ModelConfig.cam_level`) suits small crops).
 
   Call arguments:
     features: [batch, height, width, depth] query/key features (the model
-      passes the concatenation of the last two backbone levels at the CAM
-      grid). Detached inside the layer.
+      passes the concatenation of the CAM level and the one below it, by
+      default the last two backbone levels, at the CAM grid). Detached inside
+      the layer.
     values: [batch, height, width, num_classes - 1] normalised CAM in [0, 1],
       no background. Detached inside the layer.
     attention_mask: optional [batch, height, width] float, 1 at valid

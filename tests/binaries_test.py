@@ -269,6 +269,9 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
                                                     unsup_rampup_steps=-1))
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn('--unsup_rampup_steps must be >= 0, got -1', proc.stdout)
+    proc = self.binaries.run('train_wss.py', **dict(flag_values, cam_level='top'))
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('--cam_level must be "" or a backbone level', proc.stdout)
 
 
 if __name__ == '__main__':

@@ -63,6 +63,44 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(out['logits'].shape, (1, 17, 17, _NUM_CLASSES))
     self.assertEqual(out['sgc_logits'].shape, (1, 5, 5, _NUM_CLASSES))
 
+  def test_cam_level_reads_the_named_endpoint(self):
+    model = model_lib.build_model(_cfg(cam_level='2'), _NUM_CLASSES,
+                                  (_CROP, _CROP))
+    self.assertEqual((model.cam_level, model.sgc_levels), ('2', ('2', '3')))
+    images = _images()
+    cam_classes = tf.constant([[1., 0., 1., 1.], [0., 1., 0., 0.]])
+    out = model(images, cam_classes=cam_classes,
+                attention_mask=tf.ones([2, _CROP, _CROP]))
+    # Stride 4: the decoder's grid.
+    self.assertEqual(out['cam'].shape, (2, 17, 17, _NUM_CLASSES - 1))
+    self.assertEqual(out['sgc_logits'].shape, (2, 17, 17, _NUM_CLASSES))
+    features = model.backbone_endpoints(images)['2'].numpy()
+    cam = np.maximum(features @ model.cls_dense.kernel.numpy(), 0.0)
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    expected = cam / np.maximum(peak, 1e-5) * cam_classes.numpy()[:, None, None]
+    self.assertAllClose(out['cam'], expected, atol=1e-5)
+
+  def test_cam_level_classifier_gradient_stops_at_its_level(self):
+    model = model_lib.build_model(_cfg(cam_level='3', cls_dropout=0.0),
+                                  _NUM_CLASSES, (_CROP, _CROP))
+    variables = model.backbone.trainable_variables
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(model(_images(), training=True)['cls_logits'])
+    grads = tape.gradient(loss, variables)
+    self.assertIsNotNone(grads[0], variables[0].name)  # The stem.
+    self.assertIsNone(grads[-1], variables[-1].name)  # The last level's conv.
+
+  @parameterized.named_parameters(
+      ('no_such_level', 'mobilenet_v2', '7', "'7'"),
+      ('pooled_level', 'mobilenet_v3_small', '5', "'5'"),
+      ('not_a_number', 'mobilenet_v2', 'last', "'last'"))
+  def test_cam_level_rejects_what_is_not_a_feature_level(self, backbone,
+                                                         level, named):
+    with self.assertRaisesRegex(ValueError, 'cam_level %s .*%s' % (named,
+                                                                   backbone)):
+      model_lib.build_model(_cfg(backbone=backbone, cam_level=level),
+                            _NUM_CLASSES, (_CROP, _CROP))
+
   def test_train_step_changes_weights(self):
     model = model_lib.build_model(_cfg(), _NUM_CLASSES, (_CROP, _CROP))
     optimizer = tf.keras.optimizers.SGD(0.1)

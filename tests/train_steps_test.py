@@ -16,9 +16,11 @@ _CROP = 65
 _NUM_CLASSES = 5
 
 
-def _build(pseudoseg_heads=True, base_learning_rate=0.01, train_steps=100):
+def _build(pseudoseg_heads=True, base_learning_rate=0.01, train_steps=100,
+           cam_level=''):
   cfg = config.smoke()
-  model_cfg = dataclasses.replace(cfg.model, pseudoseg_heads=pseudoseg_heads)
+  model_cfg = dataclasses.replace(cfg.model, pseudoseg_heads=pseudoseg_heads,
+                                  cam_level=cam_level)
   model = model_lib.build_model(model_cfg, _NUM_CLASSES, (_CROP, _CROP))
   train_cfg = dataclasses.replace(cfg.train,
                                   base_learning_rate=base_learning_rate,
@@ -111,9 +113,12 @@ class SupervisedStepTest(tf.test.TestCase):
 
 class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
 
-  @parameterized.named_parameters(('semi', False), ('weakly_labeled', True))
-  def test_one_step_is_finite_counts_and_changes_weights(self, use_image_labels):
-    model, optimizer = _build()
+  @parameterized.named_parameters(('semi', False, ''),
+                                  ('weakly_labeled', True, ''),
+                                  ('semi_stride4_cam', False, '2'))
+  def test_one_step_is_finite_counts_and_changes_weights(self, use_image_labels,
+                                                         cam_level):
+    model, optimizer = _build(cam_level=cam_level)
     before = _snapshot(model.trainable_variables)
     batch = {'labeled': _labeled_batch(),
              'unlabeled': _unlabeled_batch(has_labels=use_image_labels)}
