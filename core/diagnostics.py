@@ -26,12 +26,6 @@ from core import metrics
 from datasets import input_pipeline
 
 
-def _present_classes(label, num_classes):
-  """[B,H,W,1] mask -> [B, num_classes - 1] multi-hot of its foreground classes."""
-  return tf.map_fn(lambda l: input_pipeline.class_multi_hot(l, num_classes),
-                   label, fn_output_signature=tf.float32)
-
-
 def _binary_entropy(p):
   p = np.clip(p, 1e-7, 1 - 1e-7)
   return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
@@ -147,7 +141,7 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
   @tf.function
   def score(batch):
     images, label = batch['image'], batch['label']
-    present = _present_classes(label, num_classes)
+    present = input_pipeline.batch_class_multi_hot(label, num_classes)
     out = model(images, training=False, attention_mask=batch['valid'])
     given = model(images, training=False, attention_mask=batch['valid'],
                   cam_classes=present)
@@ -223,7 +217,7 @@ def trunk_gradient_norms(model, images, label, ignore_label=255):
     fixed dropout draw).
   """
   num_classes = model.num_classes
-  present = _present_classes(label, num_classes)
+  present = input_pipeline.batch_class_multi_hot(label, num_classes)
   with tf.GradientTape(persistent=True) as tape:
     # A fixed dropout draw, so that the report repeats.
     out = model(images, training=True, dropout_seed=tf.constant([0, 0]))

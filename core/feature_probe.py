@@ -10,11 +10,21 @@ on others. Foreground accuracy (on cells of classes 1..C-1, is the best-scoring
 foreground class theirs?) near 1 / (C - 1) means the level carries no class
 identity, whatever the classifier on top does.
 
+`cam_level_probe` asks the next question: would a CAM on this level localise the
+classes? It fits the PseudoSeg classifier (global average pooling + linear,
+multi-label) on each level's frozen features with image labels taken from the
+masks, and scores that classifier's CAM given the true classes, as
+`ModelConfig.cam_level` would use it.
+
 Pure numpy / TF functions; the model and data come from the caller.
 """
 
 import numpy as np
 import tensorflow as tf
+
+from core import cam as cam_lib
+from core import metrics
+from datasets import input_pipeline
 
 
 def cell_labels(label, grid, purity=0.75, ignore_label=255):
@@ -166,3 +176,140 @@ def class_identity_probe(model, dataset, num_classes, ignore_label=255,
                   num_images=position)
     report[key] = result
   return report
+
+
+def multilabel_probe(train_x, train_y, steps=300, learning_rate=0.01, l2=1e-4):
+  """Fits independent logistic regressions (sigmoid CE) on standardised features.
+
+  Args:
+    train_x: [n, depth] float features; train_y: [n, K] multi-hot targets.
+    steps: full-batch Adam steps.
+    learning_rate: Adam learning rate.
+    l2: weight penalty.
+
+  Returns:
+    (kernel [depth, K], bias [K]) in the space of the raw features: the
+    classifier is `x @ kernel + bias` (standardisation folded in).
+  """
+  train_x = np.asarray(train_x, np.float32)
+  train_y = np.asarray(train_y, np.float32)
+  if len(train_x) == 0:
+    raise ValueError('The probe needs images to fit; got none.')
+  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+  a = tf.constant((train_x - mean) / std)
+  y = tf.constant(train_y)
+  weights = tf.Variable(tf.zeros([a.shape[1], train_y.shape[1]]))
+  bias = tf.Variable(tf.zeros([train_y.shape[1]]))
+  optimizer = tf.keras.optimizers.Adam(learning_rate)
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      logits = tf.matmul(a, weights) + bias
+      loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+          labels=y, logits=logits)) + l2 * tf.reduce_sum(tf.square(weights))
+    optimizer.apply_gradients(zip(tape.gradient(loss, [weights, bias]),
+                                  [weights, bias]))
+
+  for _ in range(steps):
+    step()
+  kernel = weights.numpy() / std[:, None]
+  return kernel, bias.numpy() - mean @ kernel
+
+
+def cam_level_probe(model, dataset, num_classes, ignore_label=255,
+                    max_batches=None, steps=300):
+  """Scores, per backbone level, the CAM of a classifier fitted on its features.
+
+  Two passes over the data, inference mode. First, each level's features are
+  globally average-pooled and a multi-label logistic regression is fitted on
+  the even images (targets: the classes present in their masks). Then, on the
+  odd images, the closed-form CAM of that classifier is kept for the true
+  classes, normalised by its maximum, given a background map 1 - max, resized
+  bilinearly to the image and scored; the decoder is scored on the same images.
+
+  Args:
+    model: a `PseudoSegModel` (with or without the PseudoSeg heads).
+    dataset: yields dicts with 'image' [B,H,W,3] and 'label' [B,H,W,1]; it
+      must yield the same batches in the same order twice.
+    num_classes: C.
+    ignore_label: mask value of unlabeled pixels (and padding).
+    max_batches: stop early.
+    steps: classifier fitting steps.
+
+  Returns:
+    {'levels': {level key: {'cam_miou', 'stride', 'classifier_accuracy'
+    (scored images, threshold 0.5), 'always_absent_accuracy'}},
+    'decoder_miou', 'num_fitted', 'num_scored'}, levels in increasing key order.
+  """
+  def batches():
+    for i, batch in enumerate(dataset):
+      if max_batches is not None and i >= max_batches:
+        return
+      yield batch
+
+  pooled, targets, position = {}, [], 0
+  for batch in batches():
+    label = batch['label'].numpy()[..., 0]
+    fit = (position + np.arange(label.shape[0])) % 2 == 0
+    position += label.shape[0]
+    if not fit.any():
+      continue
+    targets.append(input_pipeline.batch_class_multi_hot(
+        label[fit], num_classes).numpy())
+    endpoints = model.backbone_endpoints(batch['image'], training=False)
+    for key, value in endpoints.items():
+      pooled.setdefault(key, []).append(
+          tf.reduce_mean(value, axis=[1, 2]).numpy()[fit])
+  if not position:
+    raise ValueError('The data set is empty.')
+  targets = np.concatenate(targets)
+  classifiers = {key: multilabel_probe(np.concatenate(x), targets, steps=steps)
+                 for key, x in pooled.items()}
+
+  cms = {key: np.zeros((num_classes, num_classes), np.int64)
+         for key in ['decoder'] + list(classifiers)}
+  strides, correct, absent, scored, position = {}, {}, 0.0, 0, 0
+  for batch in batches():
+    label = batch['label'].numpy()[..., 0]
+    keep = (position + np.arange(label.shape[0])) % 2 == 1
+    position += label.shape[0]
+    if not keep.any():
+      continue
+    images = tf.boolean_mask(batch['image'], keep)
+    label = label[keep]
+    present = input_pipeline.batch_class_multi_hot(label, num_classes).numpy()
+    size = label.shape[1:3]
+    scored += len(label)
+    absent += float(np.sum(present == 0))
+    logits = model(images, training=False)['logits']
+    maps = {'decoder': logits}
+    for key, value in model.backbone_endpoints(images, training=False).items():
+      kernel, bias = classifiers[key]
+      strides.setdefault(key, int(round(size[0] / value.shape[1])))
+      scores = tf.reduce_mean(value, axis=[1, 2]).numpy() @ kernel + bias
+      correct[key] = correct.get(key, 0.0) + float(
+          np.sum((scores > 0) == (present > 0)))
+      cam = cam_lib.normalize_cam(
+          cam_lib.gradcam_closed_form(value, kernel), present)
+      maps[key] = cam_lib.cam_with_background(cam)
+    for key, scores in maps.items():
+      prediction = tf.argmax(tf.image.resize(scores, size), -1,
+                             output_type=tf.int32)
+      cms[key] += metrics.confusion_matrix(
+          label, prediction, num_classes, ignore_label=ignore_label).numpy()
+  if not scored:
+    raise ValueError(
+        'The probe needs at least two images (one fitted, one scored).')
+  entries = scored * (num_classes - 1)
+  levels = {}
+  for key in sorted(classifiers, key=int):
+    levels[key] = {
+        'cam_miou': metrics.iou_from_confusion(cms[key])[0],
+        'stride': strides[key],
+        'classifier_accuracy': correct[key] / entries,
+        'always_absent_accuracy': absent / entries,
+    }
+  return {'levels': levels,
+          'decoder_miou': metrics.iou_from_confusion(cms['decoder'])[0],
+          'num_fitted': int(len(targets)), 'num_scored': scored}

@@ -102,6 +102,12 @@ def class_multi_hot(label, num_classes):
   return multi_hot
 
 
+def batch_class_multi_hot(label, num_classes):
+  """[batch, ...] label maps -> [batch, num_classes - 1] `class_multi_hot`s."""
+  return tf.map_fn(lambda l: class_multi_hot(l, num_classes),
+                   tf.convert_to_tensor(label), fn_output_signature=tf.float32)
+
+
 def _list_files(files):
   if isinstance(files, str):
     matched = sorted(tf.io.gfile.glob(files))

@@ -18,7 +18,9 @@ the label prior's entropy; and the gradient norms that the
 classification and segmentation losses send into the shared backbone on one batch;
 and, per backbone level, how well a linear probe tells the classes apart from that
 level's features (core/feature_probe.py): the classifier, CAM and SGC read the last
-level, so if it cannot tell the classes apart they cannot either.
+level (or --cam_level), so if it cannot tell the classes apart they cannot either;
+and, per level, how well the CAM of a classifier fitted there on the frozen features
+(image labels from the masks) localises the classes: which --cam_level would serve.
 --image_scale resizes the images (and masks) first: how the maps localise when the
 same objects span more (or fewer) cells of the stride-16 grid.
 "unlabeled" images of the embedded set and of VOC train_aug have masks: score them.
@@ -96,6 +98,20 @@ def _print_probe(probe, num_classes, cam_level):
               result['background_share'], result['num_test']))
 
 
+def _print_cam_levels(probe, cam_level):
+  print('  CAM per backbone level (GAP + linear classifier fitted on the frozen '
+        'features of %d images, image labels from their masks; its CAM given '
+        'the true classes on %d others; the decoder on those: %.3f):' % (
+            probe['num_fitted'], probe['num_scored'], probe['decoder_miou']))
+  for key, result in probe['levels'].items():
+    print('    level %s (stride %d)%s: CAM mIoU %.3f, classifier accuracy %.3f '
+          '(always "absent": %.3f)' % (
+              key, result['stride'],
+              ' = CAM/SGC features' if key == cam_level else '',
+              result['cam_miou'], result['classifier_accuracy'],
+              result['always_absent_accuracy']))
+
+
 def _restore_alignment(cfg, num_classes, path):
   """The `align` of a run trained with --distribution_alignment, else None."""
   if not cfg.pseudo_label.distribution_alignment:
@@ -148,6 +164,10 @@ def main(argv):
         ignore_label=descriptor.ignore_label))
     _print_pseudo_label_report(report)
   _print_probe(probe, num_classes, model.cam_level)
+  report['cam_level_probe'] = feature_probe.cam_level_probe(
+      model, dataset, num_classes, ignore_label=descriptor.ignore_label,
+      max_batches=_MAX_BATCHES.value)
+  _print_cam_levels(report['cam_level_probe'], model.cam_level)
   if _OUTPUT_JSON.value:
     with open(_OUTPUT_JSON.value, 'w') as f:
       json.dump(report, f, indent=2, sort_keys=True)

@@ -110,6 +110,12 @@ class EvalTest(tf.test.TestCase):
     self.assertNotEmpty(probe)
     for result in probe.values():
       self.assertBetween(result['accuracy'], 0.0, 1.0)
+    self.assertIn('CAM per backbone level', proc.stdout)
+    self.assertRegex(proc.stdout, r'= CAM/SGC features: CAM mIoU 0\.\d{3}')
+    levels = report['cam_level_probe']['levels']
+    self.assertEqual(set(levels), set(probe))
+    for result in levels.values():
+      self.assertBetween(result['cam_miou'], 0.0, 1.0)
 
 
 class ExportTest(tf.test.TestCase):
