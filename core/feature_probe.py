@@ -66,6 +66,42 @@ def cell_labels(label, grid, purity=0.75, ignore_label=255):
   return out
 
 
+def _fit_linear(train_x, train_y, num_outputs, loss_fn, steps, learning_rate,
+                l2):
+  """Full-batch Adam on a linear map of standardised features.
+
+  Args:
+    train_x: [n, depth] float32 features.
+    train_y: targets as `loss_fn(labels=, logits=)` takes them.
+    num_outputs: logits per example.
+    loss_fn: per-example (or per-logit) loss of (labels, logits).
+    steps, learning_rate, l2: Adam steps and rate, weight penalty.
+
+  Returns:
+    (weights [depth, num_outputs], bias, mean, std) as numpy: the logits of
+    features x are `((x - mean) / std) @ weights + bias`.
+  """
+  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+  a = tf.constant((train_x - mean) / std)
+  y = tf.constant(train_y)
+  weights = tf.Variable(tf.zeros([a.shape[1], num_outputs]))
+  bias = tf.Variable(tf.zeros([num_outputs]))
+  optimizer = tf.keras.optimizers.Adam(learning_rate)
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      logits = tf.matmul(a, weights) + bias
+      loss = tf.reduce_mean(loss_fn(labels=y, logits=logits)) + (
+          l2 * tf.reduce_sum(tf.square(weights)))
+    optimizer.apply_gradients(zip(tape.gradient(loss, [weights, bias]),
+                                  [weights, bias]))
+
+  for _ in range(steps):
+    step()
+  return weights.numpy(), bias.numpy(), mean, std
+
+
 def linear_probe(train_x, train_y, test_x, test_y, num_classes, steps=300,
                  learning_rate=0.01, l2=1e-4):
   """Fits a softmax regression on standardised features and scores it.
@@ -89,26 +125,11 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes, steps=300,
   if len(train_x) == 0 or len(test_x) == 0:
     raise ValueError('The probe needs cells to fit and to score; got %d and %d.' %
                      (len(train_x), len(test_x)))
-  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-  a = tf.constant((train_x - mean) / std)
+  weights, bias, mean, std = _fit_linear(
+      train_x, np.asarray(train_y, np.int64), num_classes,
+      tf.nn.sparse_softmax_cross_entropy_with_logits, steps, learning_rate, l2)
   b = (test_x - mean) / std
-  y = tf.constant(np.asarray(train_y, np.int64))
-  weights = tf.Variable(tf.zeros([a.shape[1], num_classes]))
-  bias = tf.Variable(tf.zeros([num_classes]))
-  optimizer = tf.keras.optimizers.Adam(learning_rate)
-
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      logits = tf.matmul(a, weights) + bias
-      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-          labels=y, logits=logits)) + l2 * tf.reduce_sum(tf.square(weights))
-    optimizer.apply_gradients(zip(tape.gradient(loss, [weights, bias]),
-                                  [weights, bias]))
-
-  for _ in range(steps):
-    step()
-  logits = b @ weights.numpy() + bias.numpy()
+  logits = b @ weights + bias
   predicted = np.argmax(logits, -1)
   # Which foreground class, for the foreground cells: objectness and class
   # imbalance play no part (chance is 1 / (C - 1)).
@@ -195,26 +216,11 @@ def multilabel_probe(train_x, train_y, steps=300, learning_rate=0.01, l2=1e-4):
   train_y = np.asarray(train_y, np.float32)
   if len(train_x) == 0:
     raise ValueError('The probe needs images to fit; got none.')
-  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-  a = tf.constant((train_x - mean) / std)
-  y = tf.constant(train_y)
-  weights = tf.Variable(tf.zeros([a.shape[1], train_y.shape[1]]))
-  bias = tf.Variable(tf.zeros([train_y.shape[1]]))
-  optimizer = tf.keras.optimizers.Adam(learning_rate)
-
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      logits = tf.matmul(a, weights) + bias
-      loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-          labels=y, logits=logits)) + l2 * tf.reduce_sum(tf.square(weights))
-    optimizer.apply_gradients(zip(tape.gradient(loss, [weights, bias]),
-                                  [weights, bias]))
-
-  for _ in range(steps):
-    step()
-  kernel = weights.numpy() / std[:, None]
-  return kernel, bias.numpy() - mean @ kernel
+  weights, bias, mean, std = _fit_linear(
+      train_x, train_y, train_y.shape[1],
+      tf.nn.sigmoid_cross_entropy_with_logits, steps, learning_rate, l2)
+  kernel = weights / std[:, None]
+  return kernel, bias - mean @ kernel
 
 
 def cam_level_probe(model, dataset, num_classes, ignore_label=255,
