@@ -88,7 +88,7 @@ def check_model_dir(model_dir, cfg, num_classes):
   latest = tf.train.latest_checkpoint(model_dir)
   if latest and tf.io.gfile.exists(path):
     with tf.io.gfile.GFile(path) as f:
-      old = json.load(f)
+      old = _with_current_defaults(json.load(f))
     mismatched = [
         'model.%s: %r (saved) vs %r (now)' % (k, old.get('model', {}).get(k), v)
         for k, v in record['model'].items() if old.get('model', {}).get(k) != v]
@@ -136,6 +136,17 @@ def _append_history(model_dir, entry):
         return
   with tf.io.gfile.GFile(path, 'a') as f:
     f.write(line + '\n')
+
+
+def _with_current_defaults(record):
+  """A saved config record, settings added since it was written at their default.
+
+  A run made before a setting existed ran with what is now its default (which
+  is how `config_lib.from_dict` reads it), so resuming it is no change.
+  """
+  completed = json.loads(config_lib.from_dict(record).to_json())
+  completed['num_classes'] = record.get('num_classes')
+  return completed
 
 
 def settings_changes(old, new, prefix=''):

@@ -229,6 +229,26 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(history[0]['until_checkpoint'], 'ckpt-1')
     self.assertEqual(config.from_dict(history[0]['config']), cfg)
 
+  def test_a_run_from_before_a_setting_existed_resumes_unchanged(self):
+    cfg = config.smoke()
+    model_dir = self._dir_with_checkpoint(cfg, 7)
+    path = os.path.join(model_dir, trainer.CONFIG_FILENAME)
+    with open(path) as f:
+      saved = json.load(f)
+    del saved['model']['cam_level']  # Written before --cam_level existed.
+    with open(path, 'w') as f:
+      json.dump(saved, f)
+    trainer.check_model_dir(model_dir, cfg, 7)
+    self.assertFalse(os.path.exists(
+        os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)))
+    # A setting that the old run did not have at its default still differs.
+    with open(path, 'w') as f:
+      json.dump(saved, f)
+    other = config.replace(cfg, model=dict(cam_level='3'))
+    with self.assertRaisesRegex(ValueError, "model.cam_level: '' \\(saved\\) "
+                                "vs '3' \\(now\\)"):
+      trainer.check_model_dir(model_dir, other, 7)
+
   def test_history_is_written_once_per_checkpoint(self):
     # Every worker of a multi-worker run checks the same model_dir.
     cfg = config.smoke()
