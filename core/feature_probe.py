@@ -248,26 +248,27 @@ def cam_level_probe(model, dataset, num_classes, ignore_label=255,
     (scored images, threshold 0.5), 'always_absent_accuracy'}},
     'decoder_miou', 'num_fitted', 'num_scored'}, levels in increasing key order.
   """
-  def batches():
+  def part(parity):
+    """Yields (images, label) of the images at even (0) or odd (1) positions."""
+    position = 0
     for i, batch in enumerate(dataset):
       if max_batches is not None and i >= max_batches:
         return
-      yield batch
+      label = batch['label'].numpy()[..., 0]
+      chosen = (position + np.arange(label.shape[0])) % 2 == parity
+      position += label.shape[0]
+      if chosen.any():
+        yield tf.boolean_mask(batch['image'], chosen), label[chosen]
 
-  pooled, targets, position = {}, [], 0
-  for batch in batches():
-    label = batch['label'].numpy()[..., 0]
-    fit = (position + np.arange(label.shape[0])) % 2 == 0
-    position += label.shape[0]
-    if not fit.any():
-      continue
+  pooled, targets = {}, []
+  for images, label in part(0):
     targets.append(input_pipeline.batch_class_multi_hot(
-        label[fit], num_classes).numpy())
-    endpoints = model.backbone_endpoints(batch['image'], training=False)
+        label, num_classes).numpy())
+    endpoints = model.backbone_endpoints(images, training=False)
     for key, value in endpoints.items():
       pooled.setdefault(key, []).append(
-          tf.reduce_mean(value, axis=[1, 2]).numpy()[fit])
-  if not position:
+          tf.reduce_mean(value, axis=[1, 2]).numpy())
+  if not targets:
     raise ValueError('The data set is empty.')
   targets = np.concatenate(targets)
   classifiers = {key: multilabel_probe(np.concatenate(x), targets, steps=steps)
@@ -275,15 +276,8 @@ def cam_level_probe(model, dataset, num_classes, ignore_label=255,
 
   cms = {key: np.zeros((num_classes, num_classes), np.int64)
          for key in ['decoder'] + list(classifiers)}
-  strides, correct, absent, scored, position = {}, {}, 0.0, 0, 0
-  for batch in batches():
-    label = batch['label'].numpy()[..., 0]
-    keep = (position + np.arange(label.shape[0])) % 2 == 1
-    position += label.shape[0]
-    if not keep.any():
-      continue
-    images = tf.boolean_mask(batch['image'], keep)
-    label = label[keep]
+  strides, correct, absent, scored = {}, {}, 0.0, 0
+  for images, label in part(1):
     present = input_pipeline.batch_class_multi_hot(label, num_classes).numpy()
     size = label.shape[1:3]
     scored += len(label)
