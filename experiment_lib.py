@@ -70,6 +70,13 @@ _HELP = {
     'unsup_rampup_steps': 'Ramp-up of the consistency weight over this many '
                           'steps, unsup_weight·exp(-5(1-step/N)^2) (Laine & '
                           'Aila 2017; not in the official code); 0 = off.',
+    'decoder_image_labels': 'Unlabeled mode (ours, not in the paper): an '
+                            'unlabeled image\'s classes are those the teacher\'s '
+                            'decoder predicts on at least this share of the '
+                            'weak view\'s valid pixels, in (0, 1]; they select '
+                            'its CAM classes (official: the classifier\'s '
+                            'predictions) and supervise the classifier as '
+                            'image labels would. 0 = off.',
     'feature_dropout': 'Feature dropout perturbation: share of the ASPP output '
                        'channels dropped for the student\'s strong views, in '
                        '[0, 1); 0 = off (official).',
@@ -154,6 +161,14 @@ def config_from_flags():
     raise flags.ValidationError(
         '--distribution_alignment must be in [0, 1), got %r.' %
         cfg.pseudo_label.distribution_alignment)
+  if not 0.0 <= cfg.pseudo_label.decoder_image_labels <= 1.0:
+    raise flags.ValidationError(
+        '--decoder_image_labels must be in [0, 1], got %r.' %
+        cfg.pseudo_label.decoder_image_labels)
+  if cfg.pseudo_label.decoder_image_labels and cfg.data.use_image_labels:
+    raise flags.ValidationError(
+        '--decoder_image_labels is for the unlabeled mode; --use_image_labels '
+        'gives the images\' own labels.')
   if not 0.0 <= cfg.pseudo_label.feature_dropout < 1.0:
     raise flags.ValidationError('--feature_dropout must be in [0, 1), got %r.' %
                                 cfg.pseudo_label.feature_dropout)
@@ -256,6 +271,7 @@ def step_settings(cfg, descriptor):
       confidence_threshold=cfg.pseudo_label.confidence_threshold,
       teacher_training_mode=cfg.pseudo_label.teacher_training_mode,
       use_image_labels=cfg.data.use_image_labels,
+      decoder_image_labels=cfg.pseudo_label.decoder_image_labels,
       ema_decay=cfg.pseudo_label.ema_decay, cutmix=cfg.pseudo_label.cutmix,
       cutmix_area=cfg.pseudo_label.cutmix_area,
       feature_dropout=cfg.pseudo_label.feature_dropout,

@@ -68,3 +68,28 @@ def cam_with_background(cam):
   cam = tf.cast(cam, tf.float32)
   background = 1.0 - tf.reduce_max(cam, axis=-1, keepdims=True)
   return tf.concat([background, cam], axis=-1)
+
+
+def classes_from_logits(logits, valid, min_share):
+  """Image-level classes from a segmentation: those it predicts widely enough.
+
+  A class (background excluded) is present when the argmax of `logits` picks it
+  on at least `min_share` of the image's valid pixels. An image without valid
+  pixels has no classes.
+
+  Args:
+    logits: [batch, height, width, num_classes] float, background first.
+    valid: [batch, height, width] float, 1 at the pixels that count.
+    min_share: float in (0, 1].
+
+  Returns:
+    [batch, num_classes - 1] float32 multi-hot, without gradient.
+  """
+  logits = tf.stop_gradient(tf.cast(logits, tf.float32))
+  valid = tf.cast(valid, tf.float32)
+  picked = tf.one_hot(tf.argmax(logits, axis=-1), tf.shape(logits)[-1])
+  counts = tf.reduce_sum(picked * valid[..., tf.newaxis], axis=[1, 2])
+  total = tf.reduce_sum(valid, axis=[1, 2])[:, tf.newaxis]
+  share = tf.math.divide_no_nan(counts, total)
+  present = tf.logical_and(share >= min_share, total > 0)
+  return tf.cast(present[:, 1:], tf.float32)

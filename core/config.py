@@ -100,6 +100,12 @@ class PseudoLabelConfig:
   # Distribution alignment (ReMixMatch; core/distribution_alignment.py): the
   # momentum of the running class marginals; 0 = off.
   distribution_alignment: float = 0.0
+  # Image labels from the teacher's decoder (ours; unlabeled mode): an
+  # unlabeled image's classes are those the decoder predicts on at least this
+  # share of the weak view's valid pixels; they select the teacher's CAM
+  # classes (official: the classifier's predictions) and supervise the
+  # classifier, as given image labels would. 0 = off.
+  decoder_image_labels: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

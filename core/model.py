@@ -250,7 +250,8 @@ class PseudoSegModel(tf.keras.Model):
     return self.backbone(x, training=training)
 
   def call(self, images, training=False, cam_classes=None,
-           attention_mask=None, feature_keep=None, dropout_seed=None):
+           attention_mask=None, feature_keep=None, dropout_seed=None,
+           cam_class_min_share=None):
     """Runs the network.
 
     Args:
@@ -259,7 +260,7 @@ class PseudoSegModel(tf.keras.Model):
       cam_classes: optional [batch, num_classes - 1] float multi-hot (no
         background) of the classes whose CAM is kept (weakly-labeled mode).
         None: the classifier's own predictions, sigmoid(cls_logits) >=
-        cam_threshold, detached.
+        cam_threshold, detached; or with `cam_class_min_share`, the decoder's.
       attention_mask: optional [batch, height, width] float, 1 at valid
         pixels (padding and cutout 0); masked out of the SGC attention.
       feature_keep: optional [batch, 1, 1, aspp_filters] float multiplier of
@@ -269,6 +270,10 @@ class PseudoSegModel(tf.keras.Model):
         dropout (ASPP output, classifier input): the training steps pass one
         per step and replica, so that runs repeat and resumed runs continue
         exactly; None draws one from the global generator.
+      cam_class_min_share: optional float in (0, 1] (ours): when cam_classes
+        is None, keep the classes that the decoder's argmax picks on at least
+        this share of the valid pixels (cam.classes_from_logits) instead of
+        the classifier's predictions.
 
     Returns:
       A dict of float32 tensors:
@@ -277,6 +282,7 @@ class PseudoSegModel(tf.keras.Model):
       `output_stride`:
         'cls_logits': [batch, K] classification logits (no background).
         'cam': [batch, h, w, K] normalised CAM in [0, 1], detached.
+        'cam_classes': [batch, K] the classes the CAM kept (float multi-hot).
         'sgc_logits': [batch, h, w, C] SGC logits.
     """
     endpoints = self.backbone_endpoints(images, training=training)
@@ -300,7 +306,12 @@ class PseudoSegModel(tf.keras.Model):
     if training:
       pooled = dropout(pooled, self._cfg.cls_dropout, cls_seed)
     cls_logits = self.cls_dense(pooled)
-    if cam_classes is None:
+    if cam_classes is None and cam_class_min_share is not None:
+      valid = (tf.ones(tf.shape(logits)[:3]) if attention_mask is None else
+               _downsample_mask(attention_mask, tf.shape(logits)[1:3]))
+      cam_classes = cam_lib.classes_from_logits(logits, valid,
+                                                cam_class_min_share)
+    elif cam_classes is None:
       cam_classes = tf.cast(
           tf.stop_gradient(tf.sigmoid(cls_logits)) >= self._cfg.cam_threshold,
           tf.float32)
@@ -319,6 +330,7 @@ class PseudoSegModel(tf.keras.Model):
     sgc_logits = self.sgc(qk_features, cam, attention_mask=attention_mask,
                           training=training)
     outputs.update(cls_logits=cls_logits, cam=cam,
+                   cam_classes=tf.cast(cam_classes, tf.float32),
                    sgc_logits=tf.cast(sgc_logits, tf.float32))
     return outputs
 

@@ -37,6 +37,9 @@ class StepSettings:
   confidence_threshold: float = 0.0
   teacher_training_mode: bool = True
   use_image_labels: bool = False
+  # Ours: the teacher's decoder names each unlabeled image's classes (share of
+  # the weak view's valid pixels); they stand in for image labels. 0 = off.
+  decoder_image_labels: float = 0.0
   # Options (core/config.py PseudoLabelConfig).
   ema_decay: float = 0.0
   cutmix: bool = False
@@ -115,7 +118,9 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
   """The teacher pass on the weak view and its calibrated-fusion pseudo label.
 
   `dropout_seed` seeds the teacher's dropout when it runs in training mode;
-  `align` is fusion.calibrated_fusion's (distribution alignment).
+  `align` is fusion.calibrated_fusion's (distribution alignment). Without
+  `cam_classes`, settings.decoder_image_labels > 0 has the CAM keep the
+  classes the teacher's decoder predicts (outputs['cam_classes']).
 
   Returns:
     outputs: the model's outputs on the weak view.
@@ -124,7 +129,8 @@ def make_pseudo_labels(model, weak_image, weak_valid, settings, cam_classes=None
   """
   outputs = model(weak_image, training=settings.teacher_training_mode,
                   cam_classes=cam_classes, attention_mask=weak_valid,
-                  dropout_seed=dropout_seed)
+                  dropout_seed=dropout_seed,
+                  cam_class_min_share=settings.decoder_image_labels or None)
   pseudo, weight = fusion.calibrated_fusion(
       outputs['logits'], outputs['sgc_logits'],
       temperature=settings.temperature, logit_norm=settings.logit_norm,
@@ -209,7 +215,9 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
     optimizer: Keras optimizer.
     batch: dict with 'labeled' (image, label, valid, class_labels) and 'unlabeled'
       (weak_image, strong_image, weak_valid, strong_valid, class_labels,
-      has_class_labels) sub-dicts.
+      has_class_labels) sub-dicts. With settings.decoder_image_labels the
+      unlabeled images' class_labels are the teacher decoder's classes instead,
+      and the step runs as in the weakly-labeled mode.
     settings: StepSettings.
     teacher: optional EMA copy of `model` (settings.ema_decay) that makes the
       pseudo labels and follows the model after its update; None: the model
@@ -228,13 +236,13 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
   """
   lab, unl = batch['labeled'], batch['unlabeled']
   num_labeled = tf.shape(lab['image'])[0]
-  weakly = settings.use_image_labels
+  weakly = settings.use_image_labels or settings.decoder_image_labels > 0
 
   # Every random draw of the step comes from this seed (one stream each).
   seed = _step_seed(optimizer, settings)
   # Pseudo labels come from the weak view; the gradient never reaches them
   # (fusion.calibrated_fusion stops it).
-  weak_cam_classes = unl['class_labels'] if weakly else None
+  weak_cam_classes = unl['class_labels'] if settings.use_image_labels else None
   align = None
   if alignment is not None:
     def align(prob):
@@ -246,6 +254,9 @@ def pseudoseg_step(model, optimizer, batch, settings, teacher=None,
       unl['weak_valid'], settings, weak_cam_classes,
       dropout_seed=tf.random.experimental.stateless_fold_in(seed, 2), align=align)
   pseudo, weight = weak_pseudo, weak_weight
+  if settings.decoder_image_labels > 0 and not settings.use_image_labels:
+    unl = dict(unl, class_labels=teacher_out['cam_classes'],
+               has_class_labels=tf.ones_like(unl['has_class_labels']))
   if settings.oracle_pseudo_labels:
     if 'weak_label' not in unl:
       raise ValueError('oracle_pseudo_labels needs the unlabeled views\' masks '

@@ -8,7 +8,11 @@
 #
 # Usage: bash scripts/main_job.sh [SEED]      (after bash scripts/setup.sh)
 # EXTRA_FLAGS go to every run, e.g. EXTRA_FLAGS=--init_checkpoint=runs/source_pretrain
-# (a backbone from scripts/pretrain_source.sh). A generator variant (README, calibration):
+# (a backbone from scripts/pretrain_source.sh); WSS_FLAGS go to the two PseudoSeg runs only.
+# The weakly-labeled win of README "The CAM on low-level features, tried", 3 seeds:
+#   SUP_STEPS=3000 WSS_STEPS=3000 WSS_FLAGS="--cam_level=2 --unsup_rampup_steps=300" \
+#       ROOT=runs/long bash scripts/run_seeds.sh
+# A generator variant (README, calibration):
 # DATA=data/cues_100 GEN_FLAGS="--class_hue_prob=1 --class_hue_spread=0.04
 # --class_shape_prob=1" bash scripts/main_job.sh
 # Prints a progress line all the way and, at the end, the results table (also written
@@ -46,10 +50,10 @@ run() {  # run NAME BINARY FLAGS...
 
 run sup_few train_sup.py --train_steps="${SUP_STEPS}" --labeled_ids="${LABELED}"
 run pseudoseg train_wss.py --train_steps="${WSS_STEPS}" --labeled_ids="${LABELED}" \
-    --unlabeled_split=train --unlabeled_batch_size=8 --score_pseudo_labels
+    --unlabeled_split=train --unlabeled_batch_size=8 --score_pseudo_labels ${WSS_FLAGS:-}
 run pseudoseg_image_labels train_wss.py --train_steps="${WSS_STEPS}" \
     --labeled_ids="${LABELED}" --unlabeled_split=train --unlabeled_batch_size=8 \
-    --use_image_labels --score_pseudo_labels
+    --use_image_labels --score_pseudo_labels ${WSS_FLAGS:-}
 run sup_full train_sup.py --train_steps="${FULL_STEPS}"
 
 "$PY" scripts/summarize_results.py --runs_dirs="${OUT}" --num_labeled="${NUM_LABELED}"

@@ -278,6 +278,16 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     proc = self.binaries.run('train_wss.py', **dict(flag_values, cam_level='top'))
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn('--cam_level must be "" or a backbone level', proc.stdout)
+    proc = self.binaries.run('train_wss.py', **dict(flag_values,
+                                                    decoder_image_labels=1.5))
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('--decoder_image_labels must be in [0, 1], got 1.5',
+                  proc.stdout)
+    proc = self.binaries.run('train_wss.py', **dict(
+        flag_values, decoder_image_labels=0.05, use_image_labels=True))
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('--decoder_image_labels is for the unlabeled mode',
+                  proc.stdout)
 
 
 if __name__ == '__main__':

@@ -73,6 +73,31 @@ class CamTest(tf.test.TestCase):
       out = tf.reduce_sum(cam.normalize_cam(raw, tf.ones([1, 3])))
     self.assertIsNone(tape.gradient(out, raw))
 
+  def test_classes_from_logits_hand_computed(self):
+    # 3 classes (background first) on a 2x3 grid; argmax per pixel:
+    # image 0: [0 1 1 / 2 0 1], the last column invalid -> valid shares
+    #   background 2/4, class 1 1/4, class 2 1/4;
+    # image 1: no valid pixel -> no class.
+    picks = np.array([[[0, 1, 1], [2, 0, 1]], [[1, 1, 1], [2, 2, 2]]])
+    logits = np.eye(3, dtype=np.float32)[picks] * 4.0 - 1.0
+    valid = np.array([[[1, 1, 0], [1, 1, 0]], [[0, 0, 0], [0, 0, 0]]],
+                     np.float32)
+    self.assertAllEqual(cam.classes_from_logits(logits, valid, 0.25),
+                        [[1., 1.], [0., 0.]])
+    self.assertAllEqual(cam.classes_from_logits(logits, valid, 0.3),
+                        [[0., 0.], [0., 0.]])
+    # All valid: image 0 has class 1 on 3/6, class 2 on 1/6.
+    ones = np.ones_like(valid)
+    self.assertAllEqual(cam.classes_from_logits(logits, ones, 0.2),
+                        [[1., 0.], [1., 1.]])
+
+  def test_classes_from_logits_carry_no_gradient(self):
+    logits = tf.Variable(tf.random.stateless_normal([1, 4, 4, 3], [1, 2]))
+    with tf.GradientTape() as tape:
+      out = tf.reduce_sum(cam.classes_from_logits(logits, tf.ones([1, 4, 4]),
+                                                  0.1))
+    self.assertIsNone(tape.gradient(out, logits))
+
 
 if __name__ == '__main__':
   tf.test.main()

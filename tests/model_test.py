@@ -9,6 +9,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
+from core import cam as cam_lib
 from core import config
 from core import model as model_lib
 
@@ -203,6 +204,25 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(cam[0, ..., 1:3], np.zeros_like(cam[0, ..., 1:3]))
     self.assertAllEqual(cam[1], np.zeros_like(cam[1]))
     self.assertAllInRange(cam, 0.0, 1.0)
+
+  def test_cam_classes_from_the_decoder(self):
+    # cam_class_min_share: the CAM keeps what the decoder's argmax picks on
+    # enough valid pixels (cam.classes_from_logits), not the classifier's.
+    model = _shared_model()
+    valid = np.ones([2, _CROP, _CROP], np.float32)
+    valid[1, :, _CROP // 2:] = 0.0
+    out = model(_images(), cam_class_min_share=0.1, attention_mask=valid)
+    grid = out['logits'].shape[1:3]
+    want = cam_lib.classes_from_logits(
+        out['logits'], model_lib._downsample_mask(valid, grid), 0.1)
+    self.assertAllEqual(out['cam_classes'], want)
+    peak = out['cam'].numpy().max(axis=(1, 2))
+    self.assertAllEqual(peak[want.numpy() == 0],
+                        np.zeros(int((want.numpy() == 0).sum())))
+    # Given classes win over the share.
+    given = tf.constant([[1., 0., 0., 1.], [0., 1., 0., 0.]])
+    self.assertAllEqual(model(_images(), cam_classes=given,
+                              cam_class_min_share=0.1)['cam_classes'], given)
 
   def test_predicted_cam_classes_follow_threshold(self):
     model = _shared_model()

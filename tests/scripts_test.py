@@ -399,7 +399,7 @@ class TestShellScripts:
     os.symlink(tiny_records.record_dir, os.path.join(data, 'tfrecord'))
     proc = _bash('main_job.sh', 3, DATA=data, OUT=out, NUM_LABELED=8,
                  SUP_STEPS=2, WSS_STEPS=2, FULL_STEPS=2,
-                 EXTRA_FLAGS=TINY_MODEL)
+                 EXTRA_FLAGS=TINY_MODEL, WSS_FLAGS='--unsup_rampup_steps=5')
     assert 'generating' not in proc.stdout
     assert os.path.isfile(os.path.join(data, 'splits', 'labeled_8_seed3.txt'))
     for run in RUNS:
@@ -414,6 +414,10 @@ class TestShellScripts:
       assert cfg['model']['aspp_filters'] == 16
     assert _load(os.path.join(out, 'pseudoseg_image_labels', 'config.json'))[
         'data']['use_image_labels']
+    for run in RUNS:  # WSS_FLAGS reach the PseudoSeg runs only.
+      loss = _load(os.path.join(out, run, 'config.json')).get('loss', {})
+      assert loss.get('unsup_rampup_steps', 0) == (
+          5 if run.startswith('pseudoseg') else 0), run
     assert _load(os.path.join(out, 'sup_few', 'config.json'))['data'][
         'labeled_ids'].endswith('labeled_8_seed3.txt')
     assert _load(os.path.join(out, 'sup_full', 'config.json'))['data'][

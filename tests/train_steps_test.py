@@ -161,6 +161,37 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
           model, optimizer, batch, settings)['cls_loss'])
     self.assertNotAllClose(cls[False], cls[True])
 
+  def test_decoder_image_labels_stand_in_for_image_labels(self):
+    # --decoder_image_labels: the step is the weakly-labeled one, with the
+    # teacher decoder's classes as the unlabeled images' labels.
+    model, optimizer = _build()
+    # All variables: the teacher pass (inference mode) reads batch-norm
+    # statistics that a training step moves.
+    weights = _snapshot(model.variables)
+    unl = _unlabeled_batch(has_labels=False)
+    share = 0.05
+    decoder_classes = model(
+        unl['weak_image'], cam_class_min_share=share,
+        attention_mask=unl['weak_valid'])['cam_classes']
+    self.assertGreater(float(tf.reduce_sum(decoder_classes)), 0.0)
+
+    def step(unlabeled, **kwargs):
+      for v, w in zip(model.variables, weights):
+        v.assign(w)
+      optimizer.iterations.assign(0)  # The same step seeds.
+      return train_steps.pseudoseg_step(
+          model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unlabeled},
+          _settings(teacher_training_mode=False, **kwargs))
+
+    ours = step(unl, decoder_image_labels=share)
+    given = step(dict(unl, class_labels=decoder_classes,
+                      has_class_labels=tf.fill([2], True)),
+                 use_image_labels=True)
+    semi = step(unl)
+    for name in train_steps.PSEUDOSEG_METRICS:
+      self.assertAllClose(ours[name], given[name], msg=name)
+    self.assertNotAllClose(ours['cls_loss'], semi['cls_loss'])
+
   def test_no_valid_strong_pixel_gives_no_consistency_loss(self):
     model, optimizer = _build()
     batch = {'labeled': _labeled_batch(),
