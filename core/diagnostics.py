@@ -107,9 +107,16 @@ def rescale_batch(batch, scale):
   return out
 
 
+def _f1(predicted, present):
+  """F1 of multi-hot predictions (0 when nothing is predicted or present)."""
+  hits = float(np.sum(predicted * present))
+  return 2.0 * hits / max(float(np.sum(predicted) + np.sum(present)), 1.0)
+
+
 def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
                         temperature=0.5, logit_norm='global', max_batches=None,
-                        align=None):
+                        align=None, cam_class_min_share=None,
+                        decoder_class_share=0.02):
   """Scores the teacher's pseudo-label sources on a data set with masks.
 
   The model runs in inference mode. Scores are at the image size (logits
@@ -126,6 +133,11 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
     max_batches: stop early.
     align: optional fusion.calibrated_fusion `align` (the distribution
       alignment of a run trained with it), applied to the fused label.
+    cam_class_min_share: the --decoder_image_labels of a run trained with it
+      (its teacher's CAM keeps the decoder's classes); None: the classifier's.
+    decoder_class_share: the share of an image's valid pixels that the
+      decoder must give a class for it to count as present in
+      'decoder_classes_*' (cam.classes_from_logits).
 
   Returns:
     dict: 'decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
@@ -133,8 +145,10 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
     'cam_auc_median', 'decoder_auc_median', 'cam_pointing', 'decoder_pointing',
     'num_localized' (`localization_scores` of the CAM given the true classes
     and of the decoder's class probabilities, over `num_localized` pairs),
-    'classifier_accuracy', 'always_absent_accuracy', 'classifier_loss',
-    'prior_entropy', 'num_images'.
+    'classifier_accuracy', 'always_absent_accuracy', 'classifier_f1',
+    'classifier_loss', 'prior_entropy', 'decoder_classes_accuracy',
+    'decoder_classes_f1' (the classes per image of the classifier and of the
+    decoder against those in the mask), 'num_images'.
   """
   names = ('decoder', 'sgc', 'sgc_true_classes', 'cam_true_classes', 'fused')
 
@@ -142,7 +156,8 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
   def score(batch):
     images, label = batch['image'], batch['label']
     present = input_pipeline.batch_class_multi_hot(label, num_classes)
-    out = model(images, training=False, attention_mask=batch['valid'])
+    out = model(images, training=False, attention_mask=batch['valid'],
+                cam_class_min_share=cam_class_min_share)
     given = model(images, training=False, attention_mask=batch['valid'],
                   cam_classes=present)
     fused, _ = fusion.calibrated_fusion(
@@ -158,22 +173,26 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
       cms.append(metrics.confusion_matrix(label, prediction, num_classes,
                                           ignore_label=ignore_label))
     predicted = tf.cast(tf.sigmoid(out['cls_logits']) >= 0.5, tf.float32)
+    decoder_classes = cam_lib.classes_from_logits(
+        tf.image.resize(out['logits'], size), batch['valid'],
+        decoder_class_share)
     loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=present,
                                                    logits=out['cls_logits'])
     maps = (tf.image.resize(given['cam'], size),
             tf.nn.softmax(tf.image.resize(out['logits'], size))[..., 1:])
-    return cms, present, predicted, loss, maps
+    return cms, present, predicted, decoder_classes, loss, maps
 
   cms = [np.zeros((num_classes, num_classes), np.int64) for _ in names]
-  present, predicted, loss = [], [], []
+  present, predicted, decoder_classes, loss = [], [], [], []
   localized = {'cam': ([], []), 'decoder': ([], [])}
   for i, batch in enumerate(dataset):
     if max_batches is not None and i >= max_batches:
       break
-    batch_cms, p, q, l, maps = score(batch)
+    batch_cms, p, q, d, l, maps = score(batch)
     cms = [a + b.numpy() for a, b in zip(cms, batch_cms)]
     present.append(p.numpy())
     predicted.append(q.numpy())
+    decoder_classes.append(d.numpy())
     loss.append(l.numpy())
     label = batch['label'].numpy()[..., 0]
     for (aucs, hits), class_maps in zip(localized.values(), maps):
@@ -183,6 +202,7 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
   if not present:
     raise ValueError('The data set is empty.')
   present, predicted = np.concatenate(present), np.concatenate(predicted)
+  decoder_classes = np.concatenate(decoder_classes)
   report = {'%s_miou' % n: metrics.iou_from_confusion(cm)[0]
             for n, cm in zip(names, cms)}
   for name, (aucs, hits) in localized.items():
@@ -196,6 +216,9 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
   report.update(
       classifier_accuracy=float(np.mean(predicted == present)),
       always_absent_accuracy=float(np.mean(present == 0)),
+      classifier_f1=_f1(predicted, present),
+      decoder_classes_accuracy=float(np.mean(decoder_classes == present)),
+      decoder_classes_f1=_f1(decoder_classes, present),
       classifier_loss=float(np.mean(np.concatenate(loss))),
       prior_entropy=_binary_entropy(float(np.mean(present))),
       num_images=int(present.shape[0]))

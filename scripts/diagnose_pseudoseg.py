@@ -62,6 +62,9 @@ flags.register_validator('image_scale', lambda scale: scale > 0,
                          message='--image_scale must be > 0.')
 # Share of a grid cell's pixels its class must hold for the probe to use the cell.
 _PURITY = 0.75
+# Share of an image's pixels the decoder must give a class for it to count as
+# present (the classes per image printed beside the classifier's).
+_DECODER_CLASS_SHARE = 0.02
 
 
 def _print_pseudo_label_report(report):
@@ -76,10 +79,13 @@ def _print_pseudo_label_report(report):
             report['cam_auc_median'], report['decoder_auc_median'],
             report['cam_pointing'], report['decoder_pointing'],
             report['num_localized']))
-  print('  classifier: accuracy %.3f (always "absent": %.3f), loss %.3f '
-        '(prior entropy %.3f)' % (
+  print('  classifier: accuracy %.3f (always "absent": %.3f), F1 %.3f, loss '
+        '%.3f (prior entropy %.3f) | the decoder\'s classes (>= %g%% of the '
+        'pixels): accuracy %.3f, F1 %.3f' % (
             report['classifier_accuracy'], report['always_absent_accuracy'],
-            report['classifier_loss'], report['prior_entropy']))
+            report['classifier_f1'], report['classifier_loss'],
+            report['prior_entropy'], 100 * _DECODER_CLASS_SHARE,
+            report['decoder_classes_accuracy'], report['decoder_classes_f1']))
   print('  gradient norm on the shared backbone: classification %.3f, '
         'segmentation %.3f' % (report['cls_grad_norm'], report['seg_grad_norm']))
 
@@ -157,7 +163,9 @@ def main(argv):
         model, dataset, num_classes, ignore_label=descriptor.ignore_label,
         temperature=cfg.pseudo_label.temperature,
         logit_norm=cfg.pseudo_label.logit_norm, max_batches=_MAX_BATCHES.value,
-        align=align))
+        align=align,
+        cam_class_min_share=cfg.pseudo_label.decoder_image_labels or None,
+        decoder_class_share=_DECODER_CLASS_SHARE))
     batch = next(iter(dataset))
     report.update(diagnostics.trunk_gradient_norms(
         model, batch['image'], batch['label'],

@@ -148,17 +148,21 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     self.binaries = binaries
     self.smoke_flags = smoke_flags_fn
 
-  # The semi run also scores its pseudo labels against the records' masks; the
-  # weakly-labeled one ramps its consistency weight up.
-  @parameterized.named_parameters(('semi_scored', False), ('weakly_labeled', True))
-  def test_train_wss_runs_and_logs(self, use_image_labels):
+  # The semi runs also score their pseudo labels against the records' masks
+  # (one with the decoder's classes as image labels); the weakly-labeled one
+  # ramps its consistency weight up.
+  @parameterized.named_parameters(('semi_scored', False, 0.0),
+                                  ('semi_decoder_image_labels', False, 0.05),
+                                  ('weakly_labeled', True, 0.0))
+  def test_train_wss_runs_and_logs(self, use_image_labels, decoder_image_labels):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     scored = not use_image_labels
     ramped = use_image_labels
     proc = self.binaries.run_ok('train_wss.py', **self.smoke_flags(
         self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
         use_image_labels=use_image_labels, score_pseudo_labels=scored,
-        unsup_rampup_steps=8 if ramped else 0))
+        unsup_rampup_steps=8 if ramped else 0,
+        decoder_image_labels=decoder_image_labels))
     # An 8-step ramp-up, logged as the mean over the loop's steps (2 a loop;
     # steps count from 0): steps 2 and 3 give (e^-2.8125 + e^-1.953125) / 2.
     self.assertEqual('unsup_weight 0.1009 |' in proc.stdout, ramped,
@@ -171,6 +175,8 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       saved = json.load(f)
     self.assertTrue(saved['model']['pseudoseg_heads'])
     self.assertEqual(saved['data']['use_image_labels'], use_image_labels)
+    self.assertEqual(saved['pseudo_label']['decoder_image_labels'],
+                     decoder_image_labels)
     tags = event_tags(os.path.join(model_dir, 'train'))
     self.assertEqual(tags.get('metrics/unsup_weight'),
                      'scalars' if ramped else None)
@@ -197,6 +203,8 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       self.assertGreater(report['num_localized'], 0)
       self.assertBetween(report['cam_auc_median'], 0.0, 1.0)
       self.assertGreater(report['seg_grad_norm'], 0.0)
+      self.assertIn("the decoder's classes (>= 2% of the pixels)", proc.stdout)
+      self.assertBetween(report['decoder_classes_f1'], 0.0, 1.0)
       self.assertIn('class identity per backbone level', proc.stdout)
       self.assertNotEmpty(report['feature_probe'])
     pictures = [t for t, plugin in tags.items() if plugin == 'images']

@@ -115,6 +115,8 @@ class DiagnosticsTest(tf.test.TestCase):
                         diagnostics._binary_entropy(1 / 3))
     for name in ('decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
                  'cam_true_classes_miou', 'fused_miou', 'classifier_accuracy',
+                 'classifier_f1', 'decoder_classes_accuracy',
+                 'decoder_classes_f1',
                  'cam_auc_median', 'decoder_auc_median', 'cam_pointing',
                  'decoder_pointing'):
       self.assertBetween(report[name], 0.0, 1.0, msg=name)
@@ -123,6 +125,42 @@ class DiagnosticsTest(tf.test.TestCase):
     # max_batches: only the first batch.
     self.assertEqual(diagnostics.pseudo_label_report(
         _model(), _batches(), _NUM_CLASSES, max_batches=1)['num_images'], 2)
+
+  def test_f1_by_hand(self):
+    predicted = np.array([[1, 0, 1], [0, 0, 1]], np.float32)
+    present = np.array([[1, 1, 0], [0, 0, 1]], np.float32)
+    self.assertAllClose(diagnostics._f1(predicted, present), 2 * 2 / (3 + 3))
+    self.assertEqual(diagnostics._f1(np.zeros(3), np.zeros(3)), 0.0)
+
+  def test_decoder_classes_against_numpy(self):
+    # The classes the decoder gives at least 2% of an image's pixels (logits
+    # upsampled to the image), against the masks' classes.
+    model = _model()
+    report = diagnostics.pseudo_label_report(model, _batches(), _NUM_CLASSES)
+    found, present = [], []
+    for batch in _batches():
+      label = batch['label'].numpy()[..., 0]
+      logits = model(batch['image'], training=False,
+                     attention_mask=batch['valid'])['logits']
+      picked = tf.image.resize(logits, [_CROP, _CROP]).numpy().argmax(-1)
+      for image_picked, image_label in zip(picked, label):
+        shares = np.bincount(image_picked.ravel(), minlength=_NUM_CLASSES)
+        found.append(shares[1:] / image_picked.size >= 0.02)
+        present.append([np.any(image_label == c)
+                        for c in range(1, _NUM_CLASSES)])
+    found, present = np.array(found), np.array(present)
+    self.assertAllClose(report['decoder_classes_accuracy'],
+                        np.mean(found == present))
+    self.assertAllClose(report['decoder_classes_f1'],
+                        diagnostics._f1(found.astype(np.float32),
+                                        present.astype(np.float32)))
+    # With the run's --decoder_image_labels, the teacher's CAM (and so its
+    # SGC and fused label) keeps the decoder's classes.
+    decoder_cam = diagnostics.pseudo_label_report(
+        model, _batches(), _NUM_CLASSES, cam_class_min_share=0.02)
+    self.assertAllClose(decoder_cam['decoder_miou'], report['decoder_miou'])
+    self.assertAllClose(decoder_cam['cam_true_classes_miou'],
+                        report['cam_true_classes_miou'])
 
   def test_align_reaches_the_fused_label_only(self):
     # An `align` that keeps only the background: the fused label is background
