@@ -164,22 +164,23 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
         out['logits'], out['sgc_logits'], temperature=temperature,
         logit_norm=logit_norm, pseudo_src='avg', align=align)
     size = tf.shape(images)[1:3]
+    # Every source at the image size, the decoder's logits first.
+    sources = [tf.image.resize(scores, size) for scores in (
+        out['logits'], out['sgc_logits'], given['sgc_logits'],
+        cam_lib.cam_with_background(given['cam']), fused)]
+    decoder_logits = sources[0]
     cms = []
-    sources = (out['logits'], out['sgc_logits'], given['sgc_logits'],
-               cam_lib.cam_with_background(given['cam']), fused)
     for scores in sources:
-      prediction = tf.argmax(tf.image.resize(scores, size), -1,
-                             output_type=tf.int32)
+      prediction = tf.argmax(scores, -1, output_type=tf.int32)
       cms.append(metrics.confusion_matrix(label, prediction, num_classes,
                                           ignore_label=ignore_label))
     predicted = tf.cast(tf.sigmoid(out['cls_logits']) >= 0.5, tf.float32)
     decoder_classes = cam_lib.classes_from_logits(
-        tf.image.resize(out['logits'], size), batch['valid'],
-        decoder_class_share)
+        decoder_logits, batch['valid'], decoder_class_share)
     loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=present,
                                                    logits=out['cls_logits'])
     maps = (tf.image.resize(given['cam'], size),
-            tf.nn.softmax(tf.image.resize(out['logits'], size))[..., 1:])
+            tf.nn.softmax(decoder_logits)[..., 1:])
     return cms, present, predicted, decoder_classes, loss, maps
 
   cms = [np.zeros((num_classes, num_classes), np.int64) for _ in names]
