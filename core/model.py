@@ -365,6 +365,34 @@ def _checkpoint_path(ckpt_path):
   return ckpt_path
 
 
+def save_backbone(model: PseudoSegModel, directory: str) -> str:
+  """Writes the backbone of `model`, and nothing else, to `directory`.
+
+  The layout is Model Garden's for pretrained backbones
+  (`tf.train.Checkpoint(backbone=...)`), so `restore_backbone` and Model
+  Garden's `init_checkpoint_modules='backbone'` both read it.
+
+  Args:
+    model: a built `PseudoSegModel`.
+    directory: where to write; must not hold a checkpoint already.
+
+  Returns:
+    The checkpoint prefix written (`directory/backbone-1`).
+
+  Raises:
+    FileExistsError: `directory` already holds a checkpoint (nothing is
+      overwritten).
+  """
+  if tf.io.gfile.isdir(directory) and tf.train.latest_checkpoint(directory):
+    raise FileExistsError(
+        f'{directory!r} already holds a checkpoint '
+        f'({tf.train.latest_checkpoint(directory)}); choose another directory.')
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(backbone=model.backbone), directory, max_to_keep=1,
+      checkpoint_name='backbone')
+  return manager.save()
+
+
 def restore_backbone(model: PseudoSegModel, ckpt_path: str):
   """Restores the backbone weights of `model` from a checkpoint.
 

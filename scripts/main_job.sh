@@ -7,10 +7,17 @@
 # hidden masks (TensorBoard metrics/decoder_miou, sgc_miou, pseudo_miou; never a loss).
 #
 # Usage: bash scripts/main_job.sh [SEED]      (after bash scripts/setup.sh)
-# EXTRA_FLAGS go to every run, e.g. EXTRA_FLAGS=--init_checkpoint=runs/source_pretrain
-# (a backbone from scripts/pretrain_source.sh); WSS_FLAGS go to the two PseudoSeg runs only.
-# The weakly-labeled win of README "The CAM on low-level features, tried", 3 seeds:
-#   SUP_STEPS=3000 WSS_STEPS=3000 WSS_FLAGS="--cam_level=2 --unsup_rampup_steps=300" \
+# As in the paper, every run starts from a pretrained backbone: INIT_CHECKPOINT
+# (default pretrained/source_cls, the repository's own, built by
+# scripts/build_pretrained_backbone.sh on other textures; INIT_CHECKPOINT= trains from
+# scratch). The PseudoSeg runs' classifier, CAM and SGC read backbone level CAM_LEVEL
+# (default 2, stride 4, where these fine textures carry their class; CAM_LEVEL= is the
+# official top level); see README "The embedded benchmark".
+# EXTRA_FLAGS go to every run, WSS_FLAGS to the two PseudoSeg runs only (after the
+# above, so they win). The main job of sessions before the pretrained default:
+#   INIT_CHECKPOINT= CAM_LEVEL= bash scripts/main_job.sh
+# The weakly-labeled win from scratch of README "The CAM on low-level features, tried":
+#   INIT_CHECKPOINT= SUP_STEPS=3000 WSS_STEPS=3000 WSS_FLAGS=--unsup_rampup_steps=300 \
 #       ROOT=runs/long bash scripts/run_seeds.sh
 # A generator variant (README, calibration):
 # DATA=data/cues_100 GEN_FLAGS="--class_hue_prob=1 --class_hue_spread=0.04
@@ -28,8 +35,15 @@ NUM_LABELED="${NUM_LABELED:-20}"
 SUP_STEPS="${SUP_STEPS:-600}"
 WSS_STEPS="${WSS_STEPS:-600}"
 FULL_STEPS="${FULL_STEPS:-1500}"
+INIT_CHECKPOINT="${INIT_CHECKPOINT-pretrained/source_cls}"
+CAM_LEVEL="${CAM_LEVEL-2}"
 source scripts/embedded_flags.sh
 COMMON=("${EMBEDDED_FLAGS[@]}" --seed="${SEED}" --record_dir="${DATA}/tfrecord")
+if [ -n "${INIT_CHECKPOINT}" ]; then
+  COMMON+=(--init_checkpoint="${INIT_CHECKPOINT}")
+  echo "== every run starts from the backbone in ${INIT_CHECKPOINT}"
+fi
+WSS_COMMON=(--cam_level="${CAM_LEVEL}")
 
 # GEN_FLAGS: make_synthetic_voc.py flags of a variant (README, calibration), with its own DATA.
 make_embedded_data "${DATA}" embedded --seed=1234 ${GEN_FLAGS:-}
@@ -50,10 +64,11 @@ run() {  # run NAME BINARY FLAGS...
 
 run sup_few train_sup.py --train_steps="${SUP_STEPS}" --labeled_ids="${LABELED}"
 run pseudoseg train_wss.py --train_steps="${WSS_STEPS}" --labeled_ids="${LABELED}" \
-    --unlabeled_split=train --unlabeled_batch_size=8 --score_pseudo_labels ${WSS_FLAGS:-}
+    --unlabeled_split=train --unlabeled_batch_size=8 --score_pseudo_labels \
+    "${WSS_COMMON[@]}" ${WSS_FLAGS:-}
 run pseudoseg_image_labels train_wss.py --train_steps="${WSS_STEPS}" \
     --labeled_ids="${LABELED}" --unlabeled_split=train --unlabeled_batch_size=8 \
-    --use_image_labels --score_pseudo_labels ${WSS_FLAGS:-}
+    --use_image_labels --score_pseudo_labels "${WSS_COMMON[@]}" ${WSS_FLAGS:-}
 run sup_full train_sup.py --train_steps="${FULL_STEPS}"
 
 "$PY" scripts/summarize_results.py --runs_dirs="${OUT}" --num_labeled="${NUM_LABELED}"

@@ -349,6 +349,31 @@ class RestoreBackboneTest(tf.test.TestCase):
       model_lib.restore_backbone(target, path)
       self._assert_backbones_equal(source, target)
 
+  def test_saved_backbone_holds_only_the_backbone_and_restores(self):
+    source = _shared_model()
+    directory = os.path.join(self.get_temp_dir(), 'exported')
+    path = model_lib.save_backbone(source, directory)
+    self.assertEqual(path, os.path.join(directory, 'backbone-1'))
+    names = [n for n, _ in tf.train.list_variables(path)
+             if not n.startswith(('_CHECKPOINTABLE_OBJECT_GRAPH', 'save_counter'))]
+    self.assertNotEmpty(names)
+    self.assertTrue(all(n.startswith('backbone/') for n in names), names)
+    # The directory itself restores (its latest checkpoint), as --init_checkpoint.
+    target = model_lib.build_model(_cfg(), 3, (_CROP, _CROP))
+    for var in target.backbone.weights:
+      var.assign_add(tf.ones_like(var))
+    model_lib.restore_backbone(target, directory)
+    self._assert_backbones_equal(source, target)
+
+  def test_save_backbone_never_overwrites(self):
+    directory = os.path.join(self.get_temp_dir(), 'twice')
+    model_lib.save_backbone(_shared_model(), directory)
+    before = sorted(os.listdir(directory))
+    with self.assertRaisesRegex(FileExistsError,
+                                re.escape(directory) + '.*already holds'):
+      model_lib.save_backbone(_shared_model(), directory)
+    self.assertEqual(sorted(os.listdir(directory)), before)
+
   def test_other_backbone_is_a_clear_error(self):
     other = model_lib.build_model(
         _cfg(width_multiplier=0.5, pseudoseg_heads=False), _NUM_CLASSES,

@@ -397,10 +397,17 @@ class TestShellScripts:
     os.makedirs(data)
     # DATA/tfrecord is the records dir: the script skips generation.
     os.symlink(tiny_records.record_dir, os.path.join(data, 'tfrecord'))
+    # The main job's own backbone width (0.5), so that its default pretrained
+    # backbone (pretrained/source_cls) loads; the rest of the model stays tiny.
+    tiny = TINY_MODEL.replace('--width_multiplier=0.35 ', '')
     proc = _bash('main_job.sh', 3, DATA=data, OUT=out, NUM_LABELED=8,
                  SUP_STEPS=2, WSS_STEPS=2, FULL_STEPS=2,
-                 EXTRA_FLAGS=TINY_MODEL, WSS_FLAGS='--unsup_rampup_steps=5')
+                 EXTRA_FLAGS=tiny, WSS_FLAGS='--unsup_rampup_steps=5')
     assert 'generating' not in proc.stdout
+    assert '== every run starts from the backbone in pretrained/source_cls' in (
+        proc.stdout)
+    assert proc.stdout.count(
+        'Backbone initialised from pretrained/source_cls') == len(RUNS)
     assert os.path.isfile(os.path.join(data, 'splits', 'labeled_8_seed3.txt'))
     for run in RUNS:
       assert '== %s' % run in proc.stdout
@@ -414,10 +421,13 @@ class TestShellScripts:
       assert cfg['model']['aspp_filters'] == 16
     assert _load(os.path.join(out, 'pseudoseg_image_labels', 'config.json'))[
         'data']['use_image_labels']
-    for run in RUNS:  # WSS_FLAGS reach the PseudoSeg runs only.
-      loss = _load(os.path.join(out, run, 'config.json')).get('loss', {})
-      assert loss.get('unsup_rampup_steps', 0) == (
+    for run in RUNS:  # WSS_FLAGS and CAM_LEVEL reach the PseudoSeg runs only.
+      cfg = _load(os.path.join(out, run, 'config.json'))
+      assert cfg.get('loss', {}).get('unsup_rampup_steps', 0) == (
           5 if run.startswith('pseudoseg') else 0), run
+      assert cfg['model'].get('cam_level', '') == (
+          '2' if run.startswith('pseudoseg') else ''), run
+      assert cfg['train']['init_checkpoint'] == 'pretrained/source_cls', run
     assert _load(os.path.join(out, 'sup_few', 'config.json'))['data'][
         'labeled_ids'].endswith('labeled_8_seed3.txt')
     assert _load(os.path.join(out, 'sup_full', 'config.json'))['data'][
@@ -447,6 +457,41 @@ class TestShellScripts:
                     '--train_steps=1'] + _embedded_flags() + TINY_MODEL.split(),
                    _env())
     assert 'Backbone initialised from %s' % out in proc.stdout
+
+  def test_build_pretrained_backbone(self, tiny_records, tmp_path):
+    data, work = str(tmp_path / 'source'), str(tmp_path / 'work')
+    out = str(tmp_path / 'backbone')
+    proc = _bash('build_pretrained_backbone.sh', out, DATA=data, WORK=work,
+                 NUM_TRAIN=4, NUM_VAL=2, STEPS1=2, STEPS2=2,
+                 EXTRA_FLAGS=TINY_MODEL)
+    assert '== generating the source data set' in proc.stdout
+    stage2 = _load(os.path.join(work, 'classification', 'config.json'))
+    assert stage2['train']['init_checkpoint'] == os.path.join(work, 'segmentation')
+    assert stage2['data']['use_image_labels']
+    assert stage2['loss']['unsup_weight'] == 0
+    info = _load(os.path.join(out, 'backbone.json'))
+    assert info['fits'] == {'backbone': 'mobilenet_v2', 'width_multiplier': 0.35,
+                            'output_stride': 16}
+    assert info['source_run'] == os.path.join(work, 'classification')
+    assert info['source_eval']['step'] == 2
+    assert 'Backbone for --init_checkpoint: %s' % out in proc.stdout
+    # It initialises a run on other data (other classes, same backbone).
+    run = str(tmp_path / 'target')
+    proc = _run_ok([sys.executable, os.path.join(ROOT, 'train_sup.py'),
+                    '--record_dir=' + tiny_records.record_dir,
+                    '--model_dir=' + run, '--init_checkpoint=' + out,
+                    '--train_steps=1'] + _embedded_flags() + TINY_MODEL.split(),
+                   _env())
+    assert 'Backbone initialised from %s' % out in proc.stdout
+    # A second build into the same directory stops before any training.
+    before = sorted(os.listdir(out))
+    proc = _run(['bash', os.path.join(ROOT, 'scripts',
+                                      'build_pretrained_backbone.sh'), out],
+                _env(DATA=data, WORK=str(tmp_path / 'work2')))
+    assert proc.returncode != 0
+    assert '%s already holds a backbone' % out in proc.stdout
+    assert not os.path.exists(str(tmp_path / 'work2'))
+    assert sorted(os.listdir(out)) == before
 
   def test_make_embedded_data(self, tmp_path):
     """The data step main_job.sh and pretrain_source.sh share, with a variant's flags."""
