@@ -40,11 +40,8 @@ _BACKBONE_FIELDS = ('backbone', 'width_multiplier', 'output_stride')
 
 def main(argv):
   del argv
-  model, cfg, _ = trainer.build_model_from_run(_MODEL_DIR.value)
-  path = _CHECKPOINT.value or tf.train.latest_checkpoint(_MODEL_DIR.value)
-  if not path:
-    raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
-  trainer.restore_model(model, path, name=_WEIGHTS.value)
+  model, cfg, _, path = trainer.load_trained_model(
+      _MODEL_DIR.value, _CHECKPOINT.value, _WEIGHTS.value)
   written = model_lib.save_backbone(model, _OUTPUT_DIR.value)
   record = {
       'fits': {name: getattr(cfg.model, name) for name in _BACKBONE_FIELDS},

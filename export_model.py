@@ -12,7 +12,6 @@ Check it with: saved_model_cli show --dir exported/pseudoseg --all
 from absl import app
 from absl import flags
 from absl import logging
-import tensorflow as tf
 
 from core import export
 from core import trainer
@@ -31,11 +30,8 @@ _INPUT_SIZE = flags.DEFINE_list('input_size', [],
 
 def main(argv):
   del argv
-  model, _, _ = trainer.build_model_from_run(_MODEL_DIR.value)
-  path = _CHECKPOINT.value or tf.train.latest_checkpoint(_MODEL_DIR.value)
-  if not path:
-    raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
-  trainer.restore_model(model, path, name=_WEIGHTS.value)
+  model, _, _, path = trainer.load_trained_model(
+      _MODEL_DIR.value, _CHECKPOINT.value, _WEIGHTS.value)
   size = tuple(int(x) for x in _INPUT_SIZE.value) or None
   export.export_saved_model(model, _EXPORT_DIR.value, size)
   logging.info('Exported %s to %s.', path, _EXPORT_DIR.value)

@@ -203,6 +203,28 @@ def restore_model(model, path, name='model'):
   ).assert_existing_objects_matched()
 
 
+def load_trained_model(model_dir, checkpoint='', name='model'):
+  """Rebuilds a run's model and restores a checkpoint's weights into it.
+
+  Args:
+    model_dir: a training run directory (config.json and checkpoints).
+    checkpoint: a checkpoint prefix; default: the run's latest.
+    name: 'model' or 'teacher', as in `restore_model`.
+
+  Returns:
+    (model, ExperimentConfig, num_classes, checkpoint prefix restored).
+
+  Raises:
+    FileNotFoundError: the run has no config.json, or no checkpoint.
+  """
+  model, cfg, num_classes = build_model_from_run(model_dir)
+  path = checkpoint or tf.train.latest_checkpoint(model_dir)
+  if not path:
+    raise FileNotFoundError('No checkpoint in %s.' % model_dir)
+  restore_model(model, path, name=name)
+  return model, cfg, num_classes, path
+
+
 def _format_duration(seconds):
   seconds = int(max(seconds, 0))
   if seconds >= 3600:

@@ -133,11 +133,7 @@ def _restore_alignment(cfg, num_classes, path):
 
 def main(argv):
   del argv
-  model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
-  path = tf.train.latest_checkpoint(_MODEL_DIR.value)
-  if path is None:
-    raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
-  trainer.restore_model(model, path)
+  model, cfg, num_classes, path = trainer.load_trained_model(_MODEL_DIR.value)
   descriptor, files = experiment_lib.eval_records(
       cfg, num_classes, _RECORD_DIR.value, _SPLIT.value, _MODEL_DIR.value)
   eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None

@@ -389,6 +389,16 @@ class TestPseudoLabelScores:
       assert 'Teacher on the unlabeled crops' in f.read()
 
 
+def _assert_initialises_a_run(backbone, records, tmp_path):
+  """A 1-step train_sup.py run on other data (other classes) starts from `backbone`."""
+  proc = _run_ok([sys.executable, os.path.join(ROOT, 'train_sup.py'),
+                  '--record_dir=' + records.record_dir,
+                  '--model_dir=' + str(tmp_path / 'target'),
+                  '--init_checkpoint=' + backbone, '--train_steps=1'] +
+                 _embedded_flags() + TINY_MODEL.split(), _env())
+  assert 'Backbone initialised from %s' % backbone in proc.stdout
+
+
 class TestShellScripts:
   """The bash scripts, end to end on the tiny records, two steps per run."""
 
@@ -449,14 +459,7 @@ class TestShellScripts:
     assert info['splits_to_sizes'] == {'train': 4, 'val': 2}
     assert _load(os.path.join(out, 'eval.json'))['step'] == 2
     assert 'Backbone for --init_checkpoint: %s' % out in proc.stdout
-    # Its backbone initialises a run on other data (other classes, same model).
-    run = str(tmp_path / 'target')
-    proc = _run_ok([sys.executable, os.path.join(ROOT, 'train_sup.py'),
-                    '--record_dir=' + tiny_records.record_dir,
-                    '--model_dir=' + run, '--init_checkpoint=' + out,
-                    '--train_steps=1'] + _embedded_flags() + TINY_MODEL.split(),
-                   _env())
-    assert 'Backbone initialised from %s' % out in proc.stdout
+    _assert_initialises_a_run(out, tiny_records, tmp_path)
 
   def test_build_pretrained_backbone(self, tiny_records, tmp_path):
     data, work = str(tmp_path / 'source'), str(tmp_path / 'work')
@@ -475,14 +478,7 @@ class TestShellScripts:
     assert info['source_run'] == os.path.join(work, 'classification')
     assert info['source_eval']['step'] == 2
     assert 'Backbone for --init_checkpoint: %s' % out in proc.stdout
-    # It initialises a run on other data (other classes, same backbone).
-    run = str(tmp_path / 'target')
-    proc = _run_ok([sys.executable, os.path.join(ROOT, 'train_sup.py'),
-                    '--record_dir=' + tiny_records.record_dir,
-                    '--model_dir=' + run, '--init_checkpoint=' + out,
-                    '--train_steps=1'] + _embedded_flags() + TINY_MODEL.split(),
-                   _env())
-    assert 'Backbone initialised from %s' % out in proc.stdout
+    _assert_initialises_a_run(out, tiny_records, tmp_path)
     # A second build into the same directory stops before any training.
     before = sorted(os.listdir(out))
     proc = _run(['bash', os.path.join(ROOT, 'scripts',

@@ -138,6 +138,36 @@ class ResumeTest(tf.test.TestCase):
     self.assertNotAllClose(from_zero[0]['image'], from_zero[2]['image'])
 
 
+class LoadTrainedModelTest(tf.test.TestCase):
+
+  @pytest.fixture(autouse=True)
+  def _records(self, tiny_records):
+    self.records = tiny_records
+
+  def test_restores_the_latest_or_a_given_checkpoint(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    cfg = _smoke_cfg(self.records, model_dir, train_steps=2)
+    loop, model, _ = _supervised_loop(cfg, [])
+    loop.run(train_steps.SUPERVISED_METRICS)
+    loaded, loaded_cfg, num_classes, path = trainer.load_trained_model(model_dir)
+    self.assertEqual(os.path.basename(path), 'ckpt-2')
+    self.assertEqual(num_classes, self.records.num_classes)
+    self.assertEqual(loaded_cfg.model, cfg.model)
+    for trained, restored in zip(model.weights, loaded.weights):
+      self.assertAllEqual(trained, restored, msg=trained.name)
+    _, _, _, given = trainer.load_trained_model(model_dir, path)
+    self.assertEqual(given, path)
+    with self.assertRaisesRegex(ValueError, "holds no 'teacher'"):
+      trainer.load_trained_model(model_dir, name='teacher')
+
+  def test_run_without_checkpoint_is_a_clear_error(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    _supervised_loop(_smoke_cfg(self.records, model_dir), [])  # config only
+    with self.assertRaisesRegex(FileNotFoundError,
+                                'No checkpoint in ' + re.escape(model_dir)):
+      trainer.load_trained_model(model_dir)
+
+
 class NanTest(tf.test.TestCase):
 
   def test_nan_loss_raises_naming_the_step(self):
