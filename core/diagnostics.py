@@ -141,7 +141,9 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
 
   Returns:
     dict: 'decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
-    'cam_true_classes_miou', 'fused_miou',
+    'cam_true_classes_miou', 'fused_miou', 'decoder_true_classes_miou' (the
+    decoder's prediction among the background and the mask's classes only:
+    what knowing each image's classes alone would give it),
     'cam_auc_median', 'decoder_auc_median', 'cam_pointing', 'decoder_pointing',
     'num_localized' (`localization_scores` of the CAM given the true classes
     and of the decoder's class probabilities, over `num_localized` pairs),
@@ -150,7 +152,8 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
     'decoder_classes_f1' (the classes per image of the classifier and of the
     decoder against those in the mask), 'num_images'.
   """
-  names = ('decoder', 'sgc', 'sgc_true_classes', 'cam_true_classes', 'fused')
+  names = ('decoder', 'sgc', 'sgc_true_classes', 'cam_true_classes', 'fused',
+           'decoder_true_classes')
 
   @tf.function
   def score(batch):
@@ -169,6 +172,9 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
         out['logits'], out['sgc_logits'], given['sgc_logits'],
         cam_lib.cam_with_background(given['cam']), fused)]
     decoder_logits = sources[0]
+    with_background = tf.concat([tf.ones_like(present[:, :1]), present], -1)
+    sources.append(tf.where(with_background[:, None, None, :] > 0,
+                            decoder_logits, decoder_logits.dtype.min))
     cms = []
     for scores in sources:
       prediction = tf.argmax(scores, -1, output_type=tf.int32)

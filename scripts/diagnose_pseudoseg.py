@@ -7,7 +7,8 @@ Usage:
 
 Prints, for the run's latest checkpoint (inference mode, whole images of --split;
 a train_sup.py run gets the last part only):
-the mIoU of the decoder, of the SGC (predicted classes / true classes), of the CAM
+the mIoU of the decoder (as it predicts, and among each image's true classes only:
+what image labels alone would give it), of the SGC (predicted classes / true classes), of the CAM
 itself given the true classes (what the SGC refines) and of the calibrated fusion
 (distribution-aligned with the run's saved marginals when it trained with it);
 how well the CAM (true classes) and the decoder localise each class present: the
@@ -68,11 +69,11 @@ _DECODER_CLASS_SHARE = 0.02
 
 
 def _print_pseudo_label_report(report):
-  print('  pseudo-label mIoU: decoder %.3f | SGC %.3f (true classes %.3f) | '
-        'CAM, true classes %.3f | fused %.3f' % (
-            report['decoder_miou'], report['sgc_miou'],
-            report['sgc_true_classes_miou'], report['cam_true_classes_miou'],
-            report['fused_miou']))
+  print('  pseudo-label mIoU: decoder %.3f (among the true classes %.3f) | SGC '
+        '%.3f (true classes %.3f) | CAM, true classes %.3f | fused %.3f' % (
+            report['decoder_miou'], report['decoder_true_classes_miou'],
+            report['sgc_miou'], report['sgc_true_classes_miou'],
+            report['cam_true_classes_miou'], report['fused_miou']))
   print('  localisation, per image and class present: object-vs-background AUC '
         'median CAM %.3f, decoder %.3f | peak on the object (8 px) CAM %.3f, '
         'decoder %.3f | %d pairs' % (

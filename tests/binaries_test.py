@@ -192,7 +192,8 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
       proc = self.binaries.run_ok(
           'scripts/diagnose_pseudoseg.py', model_dir=model_dir,
           split='train', max_batches=2, output_json=out_json)
-      self.assertIn('pseudo-label mIoU: decoder', proc.stdout)
+      self.assertRegex(proc.stdout, r'pseudo-label mIoU: decoder 0\.\d{3} '
+                       r'\(among the true classes 0\.\d{3}\) \| SGC')
       with open(out_json) as f:
         report = json.load(f)
       self.assertEqual(report['num_images'], 2)  # Batch 1 without --eval_size.

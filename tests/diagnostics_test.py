@@ -113,7 +113,8 @@ class DiagnosticsTest(tf.test.TestCase):
     self.assertAllClose(report['always_absent_accuracy'], 8 / 12)
     self.assertAllClose(report['prior_entropy'],
                         diagnostics._binary_entropy(1 / 3))
-    for name in ('decoder_miou', 'sgc_miou', 'sgc_true_classes_miou',
+    for name in ('decoder_miou', 'decoder_true_classes_miou', 'sgc_miou',
+                 'sgc_true_classes_miou',
                  'cam_true_classes_miou', 'fused_miou', 'classifier_accuracy',
                  'classifier_f1', 'decoder_classes_accuracy',
                  'decoder_classes_f1',
@@ -161,6 +162,27 @@ class DiagnosticsTest(tf.test.TestCase):
     self.assertAllClose(decoder_cam['decoder_miou'], report['decoder_miou'])
     self.assertAllClose(decoder_cam['cam_true_classes_miou'],
                         report['cam_true_classes_miou'])
+
+  def test_decoder_among_the_true_classes_against_numpy(self):
+    # The decoder's argmax over the background and each image's own classes.
+    model = _model()
+    report = diagnostics.pseudo_label_report(model, _batches(), _NUM_CLASSES)
+    cm = np.zeros((_NUM_CLASSES, _NUM_CLASSES), np.int64)
+    for batch in _batches():
+      label = batch['label'].numpy()[..., 0]
+      logits = model(batch['image'], training=False,
+                     attention_mask=batch['valid'])['logits']
+      logits = tf.image.resize(logits, [_CROP, _CROP]).numpy()
+      for image_logits, image_label in zip(logits, label):
+        allowed = [c for c in range(_NUM_CLASSES)
+                   if c == 0 or np.any(image_label == c)]
+        prediction = np.array(allowed)[image_logits[..., allowed].argmax(-1)]
+        keep = image_label != 255
+        np.add.at(cm, (image_label[keep], prediction[keep]), 1)
+    iou = np.diag(cm) / (cm.sum(0) + cm.sum(1) - np.diag(cm))
+    self.assertAllClose(report['decoder_true_classes_miou'],
+                        np.nanmean(np.where(cm.sum(0) + cm.sum(1) > 0, iou,
+                                            np.nan)), atol=1e-6)
 
   def test_align_reaches_the_fused_label_only(self):
     # An `align` that keeps only the background: the fused label is background
