@@ -176,11 +176,14 @@ def main(argv):
     class_text = '\n'.join(class_lines)
     print(class_text)
     text += '\n' + class_text
-  sup, wss = table['sup_few']['last'], table['pseudoseg']['last']
-  if sup and len(sup) == len(wss):
-    gains = np.array(wss) - np.array(sup)
-    print('PseudoSeg - supervised (last checkpoint), per seed: %s' %
-          ', '.join('%+.3f' % g for g in gains))
+  sup = table['sup_few']['last']
+  for run, title in (('pseudoseg', 'PseudoSeg'),
+                     ('pseudoseg_image_labels', 'PseudoSeg + image labels')):
+    wss = table[run]['last']
+    if sup and len(sup) == len(wss):
+      gains = np.array(wss) - np.array(sup)
+      print('%s - supervised (last checkpoint), per seed: %s' %
+            (title, ', '.join('%+.3f' % g for g in gains)))
   out = _OUTPUT_DIR.value or _RUNS_DIRS.value[0]
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, 'results.md'), 'w') as f:

@@ -251,7 +251,9 @@ class TestSummarizeResults:
     assert rows['last'] == ['20', 'last', '0.400', '0.550', 'n/a', '0.800']
     assert rows['best'] == ['20', 'best', '0.500', '0.700', 'n/a', '0.800']
     assert 'val mIoU, 1 seed (' in proc.stdout
-    assert 'per seed: +0.150' in proc.stdout
+    assert 'PseudoSeg - supervised (last checkpoint), per seed: +0.150' in (
+        proc.stdout)
+    assert 'PseudoSeg + image labels - supervised' not in proc.stdout  # n/a
     with open(os.path.join(runs, 'results.md')) as f:
       md = f.read()
     assert _table_rows(md) == rows
@@ -287,7 +289,11 @@ class TestSummarizeResults:
     assert rows['best'] == ['8', 'best', '0.600 ± 0.100', '0.600 ± 0.173',
                             '0.900 ± 0.000', '1.000 ± 0.000']
     assert 'val mIoU, 3 seeds (%s)' % ', '.join(dirs) in proc.stdout
-    assert 'per seed: +0.100, +0.000, +0.200' in proc.stdout
+    assert ('PseudoSeg - supervised (last checkpoint), per seed: +0.100, +0.000, '
+            '+0.200') in proc.stdout
+    # Image labels: 0.9 against 0.4, 0.5, 0.6.
+    assert ('PseudoSeg + image labels - supervised (last checkpoint), per seed: '
+            '+0.500, +0.400, +0.300') in proc.stdout
     with open(os.path.join(out_dir, 'results.md')) as f:
       assert _table_rows(f.read()) == rows
     out = _load(os.path.join(out_dir, 'results.json'))
