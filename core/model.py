@@ -383,10 +383,11 @@ def save_backbone(model: PseudoSegModel, directory: str) -> str:
     FileExistsError: `directory` already holds a checkpoint (nothing is
       overwritten).
   """
-  if tf.io.gfile.isdir(directory) and tf.train.latest_checkpoint(directory):
-    raise FileExistsError(
-        f'{directory!r} already holds a checkpoint '
-        f'({tf.train.latest_checkpoint(directory)}); choose another directory.')
+  existing = (tf.train.latest_checkpoint(directory)
+              if tf.io.gfile.isdir(directory) else None)
+  if existing:
+    raise FileExistsError(f'{directory!r} already holds a checkpoint '
+                          f'({existing}); choose another directory.')
   manager = tf.train.CheckpointManager(
       tf.train.Checkpoint(backbone=model.backbone), directory, max_to_keep=1,
       checkpoint_name='backbone')

@@ -15,6 +15,15 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+def embedded_flags():
+  """The EMBEDDED_FLAGS array of scripts/embedded_flags.sh (the main job's model)."""
+  return subprocess.run(
+      ['bash', '-c', 'source scripts/embedded_flags.sh && '
+       'printf "%s\\n" "${EMBEDDED_FLAGS[@]}"'],
+      cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
+      timeout=60).stdout.split()
+
 # Flags that shrink a run to CPU seconds (core.config.smoke() as flags).
 SMOKE_FLAGS = {
     'backbone': 'mobilenet_v2',

@@ -6,7 +6,6 @@ It must fit the main job's model (scripts/embedded_flags.sh), hold trained weigh
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import tensorflow as tf
@@ -20,11 +19,7 @@ BACKBONE_DIR = os.path.join(conftest.ROOT, 'pretrained', 'source_cls')
 
 def _embedded_flag_values():
   """{flag: value} of scripts/embedded_flags.sh's EMBEDDED_FLAGS."""
-  out = subprocess.run(
-      ['bash', '-c', 'source scripts/embedded_flags.sh && '
-       'printf "%s\\n" "${EMBEDDED_FLAGS[@]}"'],
-      cwd=conftest.ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
-  return dict(line[2:].split('=', 1) for line in out.split())
+  return dict(flag[2:].split('=', 1) for flag in conftest.embedded_flags())
 
 
 class ShippedBackboneTest(tf.test.TestCase):

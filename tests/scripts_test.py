@@ -79,13 +79,6 @@ def _python(script, *args, **kwargs):
               _env(), **kwargs)
 
 
-def _embedded_flags():
-  """The EMBEDDED_FLAGS array of scripts/embedded_flags.sh."""
-  proc = _run_ok(['bash', '-c', 'source scripts/embedded_flags.sh && '
-                  'printf "%s\\n" "${EMBEDDED_FLAGS[@]}"'], _env(), 60)
-  return proc.stdout.split()
-
-
 def _load(path):
   with open(path) as f:
     return json.load(f)
@@ -401,7 +394,7 @@ def _assert_initialises_a_run(backbone, records, tmp_path):
                   '--record_dir=' + records.record_dir,
                   '--model_dir=' + str(tmp_path / 'target'),
                   '--init_checkpoint=' + backbone, '--train_steps=1'] +
-                 _embedded_flags() + TINY_MODEL.split(), _env())
+                 conftest.embedded_flags() + TINY_MODEL.split(), _env())
   assert 'Backbone initialised from %s' % backbone in proc.stdout
 
 
