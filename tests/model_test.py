@@ -329,9 +329,15 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
 
 class RestoreBackboneTest(tf.test.TestCase):
 
-  def _assert_backbones_equal(self, a, b):
-    for va, vb in zip(a.backbone.weights, b.backbone.weights):
-      self.assertAllEqual(va, vb)
+  def _assert_restores(self, source, path):
+    """A new model restored from `path` has `source`'s backbone."""
+    target = model_lib.build_model(_cfg(), 3, (_CROP, _CROP))
+    # tf.test.TestCase seeds each test alike: make the weights differ.
+    for var in target.backbone.weights:
+      var.assign_add(tf.ones_like(var))
+    model_lib.restore_backbone(target, path)
+    for restored, saved in zip(target.backbone.weights, source.backbone.weights):
+      self.assertAllEqual(restored, saved)
 
   def test_restores_backbone_and_full_checkpoints(self):
     source = _shared_model()
@@ -342,12 +348,7 @@ class RestoreBackboneTest(tf.test.TestCase):
     tf.train.CheckpointManager(
         tf.train.Checkpoint(model=source), full_dir, 1).save()
     for path in (backbone_path, full_dir):
-      target = model_lib.build_model(_cfg(), 3, (_CROP, _CROP))
-      # tf.test.TestCase seeds each test alike: make the weights differ.
-      for var in target.backbone.weights:
-        var.assign_add(tf.ones_like(var))
-      model_lib.restore_backbone(target, path)
-      self._assert_backbones_equal(source, target)
+      self._assert_restores(source, path)
 
   def test_saved_backbone_holds_only_the_backbone_and_restores(self):
     source = _shared_model()
@@ -359,11 +360,7 @@ class RestoreBackboneTest(tf.test.TestCase):
     self.assertNotEmpty(names)
     self.assertTrue(all(n.startswith('backbone/') for n in names), names)
     # The directory itself restores (its latest checkpoint), as --init_checkpoint.
-    target = model_lib.build_model(_cfg(), 3, (_CROP, _CROP))
-    for var in target.backbone.weights:
-      var.assign_add(tf.ones_like(var))
-    model_lib.restore_backbone(target, directory)
-    self._assert_backbones_equal(source, target)
+    self._assert_restores(source, directory)
 
   def test_save_backbone_never_overwrites(self):
     directory = os.path.join(self.get_temp_dir(), 'twice')
