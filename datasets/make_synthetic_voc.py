@@ -11,7 +11,8 @@ dataset_info.json, in about 10 s for 1200 images at 128 px on one core. The same
 writes byte-identical files. See datasets/synthetic.py for what the scenes contain;
 --texture_set=source writes the pretraining set (other classes, same kind of scenes).
 --class_hue_prob, --class_hue_spread and --class_shape_prob make the variants of the
-README's calibration study (defaults: the benchmark), e.g. hue and outline on every object:
+calibration study of docs/experiments.md (defaults: the benchmark), e.g. hue and
+outline on every object:
 
   python datasets/make_synthetic_voc.py --output_root=/tmp/cues_100 --seed=1234 \
       --class_hue_prob=1 --class_hue_spread=0.04 --class_shape_prob=1

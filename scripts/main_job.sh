@@ -16,10 +16,11 @@
 # EXTRA_FLAGS go to every run, WSS_FLAGS to the two PseudoSeg runs only (after the
 # above, so they win). The main job of sessions before the pretrained default:
 #   INIT_CHECKPOINT= CAM_LEVEL= bash scripts/main_job.sh
-# The weakly-labeled win from scratch of README "The CAM on low-level features, tried":
+# The weakly-labeled win from scratch of docs/experiments.md "The CAM on low-level
+# features, tried":
 #   INIT_CHECKPOINT= SUP_STEPS=3000 WSS_STEPS=3000 WSS_FLAGS=--unsup_rampup_steps=300 \
 #       ROOT=runs/long bash scripts/run_seeds.sh
-# A generator variant (README, calibration):
+# A generator variant (docs/experiments.md "Recalibrating the generator, tried"):
 # DATA=data/cues_100 GEN_FLAGS="--class_hue_prob=1 --class_hue_spread=0.04
 # --class_shape_prob=1" bash scripts/main_job.sh
 # Prints a progress line all the way and, at the end, the results table (also written
@@ -45,7 +46,7 @@ if [ -n "${INIT_CHECKPOINT}" ]; then
 fi
 WSS_COMMON=(--cam_level="${CAM_LEVEL}")
 
-# GEN_FLAGS: make_synthetic_voc.py flags of a variant (README, calibration), with its own DATA.
+# GEN_FLAGS: make_synthetic_voc.py flags of a variant (see above), with its own DATA.
 make_embedded_data "${DATA}" embedded --seed=1234 ${GEN_FLAGS:-}
 SPLITS="${DATA}/splits"
 LABELED="${SPLITS}/labeled_${NUM_LABELED}_seed${SEED}.txt"

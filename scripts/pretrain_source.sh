@@ -8,13 +8,14 @@
 #   EXTRA_FLAGS=--init_checkpoint=runs/source_pretrain bash scripts/main_job.sh
 #
 # Only the backbone is restored (core/model.py restore_backbone). About 3 min on 2 CPU
-# cores for the default 1500 steps; the long pretraining of README "A long pretraining,
-# tried" (source val mIoU 0.90, about 47 min) is
+# cores for the default 1500 steps; the long pretraining of docs/experiments.md "A long
+# pretraining, tried" (source val mIoU 0.90, about 47 min) is
 #
 #   DATA=data/source10k NUM_TRAIN=10000 STEPS=15000 bash scripts/pretrain_source.sh \
 #       runs/source_pretrain_15k
 #
-# See README "The embedded benchmark" for what each changes (measured).
+# See docs/experiments.md ("Pretraining on other textures, tried" and after) for what
+# each changes (measured).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
