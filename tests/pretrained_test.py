@@ -1,7 +1,8 @@
 """The pretrained backbone shipped in pretrained/source_cls, which the main job loads.
 
 It must fit the main job's model (scripts/embedded_flags.sh), hold trained weights
-(not a fresh initialisation), and say where it came from.
+(not a fresh initialisation), initialise a Model Garden segmentation task as any
+pretrained backbone would, and say where it came from.
 """
 
 import json
@@ -9,6 +10,11 @@ import os
 
 import numpy as np
 import tensorflow as tf
+
+from official.vision.configs import backbones
+from official.vision.configs import decoders
+from official.vision.configs import semantic_segmentation as seg_cfg
+from official.vision.tasks import semantic_segmentation as seg_task
 
 from core import config
 from core import model as model_lib
@@ -49,6 +55,38 @@ class ShippedBackboneTest(tf.test.TestCase):
                                                   len(changed)))
     for value in restored:
       self.assertTrue(np.all(np.isfinite(value)))
+
+  def test_model_gardens_task_initialises_from_it(self):
+    # Model Garden's own SemanticSegmentationTask.initialize with
+    # init_checkpoint_modules='backbone' (it asserts that every backbone
+    # variable is matched) must give the weights that restore_backbone gives.
+    fits = self.info['fits']
+    self.assertEqual(fits['backbone'], 'mobilenet_v2')
+    task = seg_task.SemanticSegmentationTask(seg_cfg.SemanticSegmentationTask(
+        model=seg_cfg.SemanticSegmentationModel(
+            num_classes=7, input_size=[96, 96, 3],
+            backbone=backbones.Backbone(
+                type='mobilenet', mobilenet=backbones.MobileNet(
+                    model_id='MobileNetV2',
+                    filter_size_scale=fits['width_multiplier'],
+                    output_stride=fits['output_stride'])),
+            decoder=decoders.Decoder(
+                type='aspp', aspp=decoders.ASPP(level=4,
+                                                dilation_rates=[6, 12, 18])),
+            head=seg_cfg.SegmentationHead(level=4)),
+        init_checkpoint=BACKBONE_DIR, init_checkpoint_modules='backbone'))
+    garden_model = task.build_model()
+    fresh = [v.numpy() for v in garden_model.backbone.weights]
+    task.initialize(garden_model)
+    ours = model_lib.build_model(config.ModelConfig(**fits), 7, (65, 65))
+    model_lib.restore_backbone(ours, BACKBONE_DIR)
+    theirs = garden_model.backbone.weights
+    self.assertLen(theirs, len(ours.backbone.weights))
+    for before, variable, expected in zip(fresh, theirs,
+                                          ours.backbone.weights):
+      self.assertFalse(np.array_equal(before, variable.numpy()),
+                       variable.name)
+      self.assertAllEqual(variable, expected)
 
   def test_states_its_source_and_score(self):
     self.assertEqual(self.info['source_eval']['class_names'][1:],
