@@ -25,10 +25,10 @@ rotated, occluding each other and occluded by distractors.
 `ClassCues` sets how often an object takes its class's hue (and how close to it) and
 its class's outline; the default is the benchmark (0.6, +-0.08, 0.6). Other values
 make the variants of the calibration study (docs/experiments.md "Recalibrating the
-generator, tried"; make_synthetic_voc.py
---class_hue_prob, --class_hue_spread, --class_shape_prob): with hue and outline on
-every object a from-scratch network learns the classes in a few hundred steps, but the
-hue then decides the class, and PseudoSeg's hue jitter moves it to a neighbour's.
+generator, tried"; make_synthetic_voc.py --class_hue_prob, --class_hue_spread,
+--class_shape_prob): with hue and outline on every object a from-scratch network
+learns the classes in a few hundred steps, but the hue then decides the class, and
+PseudoSeg's hue jitter moves it to a neighbour's.
 
 Labels follow VOC: class ids, background 0, and IGNORE_LABEL on a band of about two
 pixels along every boundary between different classes.
