@@ -42,10 +42,13 @@ class ShippedBackboneTest(tf.test.TestCase):
     self.assertEqual(fits['width_multiplier'], float(flags['width_multiplier']))
     self.assertEqual(fits['output_stride'], int(flags['output_stride']))
 
+  def _our_model(self):
+    """The main job's model, as backbone.json says the backbone fits it."""
+    return model_lib.build_model(config.ModelConfig(**self.info['fits']), 7,
+                                 (65, 65))
+
   def test_restores_trained_weights(self):
-    fits = self.info['fits']
-    cfg = config.ModelConfig(**fits)
-    model = model_lib.build_model(cfg, 7, (65, 65))
+    model = self._our_model()
     fresh = [v.numpy() for v in model.backbone.weights]
     model_lib.restore_backbone(model, BACKBONE_DIR)
     restored = [v.numpy() for v in model.backbone.weights]
@@ -78,7 +81,7 @@ class ShippedBackboneTest(tf.test.TestCase):
     garden_model = task.build_model()
     fresh = [v.numpy() for v in garden_model.backbone.weights]
     task.initialize(garden_model)
-    ours = model_lib.build_model(config.ModelConfig(**fits), 7, (65, 65))
+    ours = self._our_model()
     model_lib.restore_backbone(ours, BACKBONE_DIR)
     theirs = garden_model.backbone.weights
     self.assertLen(theirs, len(ours.backbone.weights))
