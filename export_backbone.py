@@ -21,9 +21,9 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from core import model as model_lib
-from core import trainer
-import experiment_lib
+from core.modeling import model as model_lib
+from core.training import trainer
+from cli import flags as flags_lib
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -32,7 +32,7 @@ _CHECKPOINT = flags.DEFINE_string('checkpoint', '',
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', None,
                                   'Where to write the backbone (new or empty).',
                                   required=True)
-_WEIGHTS = experiment_lib.define_weights_flag()
+_WEIGHTS = flags_lib.define_weights_flag()
 
 # The model flags a backbone checkpoint must match to restore.
 _BACKBONE_FIELDS = ('backbone', 'width_multiplier', 'output_stride')

@@ -13,9 +13,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from core import export
-from core import trainer
-import experiment_lib
+from core.serving import export
+from core.training import trainer
+from cli import flags as flags_lib
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -23,7 +23,7 @@ _CHECKPOINT = flags.DEFINE_string('checkpoint', '',
                                   'Checkpoint path; default: the latest.')
 _EXPORT_DIR = flags.DEFINE_string('export_dir', None, 'Output directory.',
                                   required=True)
-_WEIGHTS = experiment_lib.define_weights_flag()
+_WEIGHTS = flags_lib.define_weights_flag()
 _INPUT_SIZE = flags.DEFINE_list('input_size', [],
                                 'Fixed "height,width"; default: any size.')
 

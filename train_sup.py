@@ -16,11 +16,12 @@ from absl import logging
 import tensorflow as tf
 
 from core import train_steps
-from core import trainer
+from core.training import trainer
 from core import visualization
-import experiment_lib
+from cli import experiment_lib
+from cli import flags as flags_lib
 
-experiment_lib.define_flags(experiment_lib.SUPERVISED_SECTIONS)
+flags_lib.define_flags(flags_lib.SUPERVISED_SECTIONS)
 
 
 def supervised_pictures(model, palette, batch):
@@ -35,7 +36,7 @@ def supervised_pictures(model, palette, batch):
 
 def main(argv):
   del argv
-  cfg = experiment_lib.config_from_flags()
+  cfg = flags_lib.config_from_flags()
   descriptor, strategy, model, optimizer, settings = experiment_lib.set_up(cfg)
   loop = trainer.TrainLoop(
       strategy, model, optimizer,

@@ -19,9 +19,10 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from core import evaluator
-from core import trainer
-import experiment_lib
+from core.evaluation import evaluator
+from core.training import trainer
+from cli import experiment_lib
+from cli import flags as flags_lib
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -43,7 +44,7 @@ _CONTINUOUS = flags.DEFINE_bool(
     'continuous', False, 'Score each new checkpoint until the last step.')
 _TIMEOUT = flags.DEFINE_integer(
     'timeout', 3600, 'With --continuous: seconds to wait for a new checkpoint.')
-_WEIGHTS = experiment_lib.define_weights_flag()
+_WEIGHTS = flags_lib.define_weights_flag()
 _OUTPUT_JSON = flags.DEFINE_string('output_json', '', 'Also write results here.')
 _MAX_BATCHES = flags.DEFINE_integer('max_batches', None,
                                     'Score only this many batches (smoke runs).')

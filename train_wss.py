@@ -19,13 +19,14 @@ from absl import app
 from absl import logging
 import tensorflow as tf
 
-from core import cam as cam_lib
+from core.modeling import cam as cam_lib
 from core import train_steps
-from core import trainer
+from core.training import trainer
 from core import visualization
-import experiment_lib
+from cli import experiment_lib
+from cli import flags as flags_lib
 
-experiment_lib.define_flags(experiment_lib.PSEUDOSEG_SECTIONS,
+flags_lib.define_flags(flags_lib.PSEUDOSEG_SECTIONS,
                             overrides={'pseudoseg_heads': True})
 
 
@@ -64,7 +65,7 @@ def pseudoseg_pictures(model, palette, settings, alignment, batch):
 
 def main(argv):
   del argv
-  cfg = experiment_lib.config_from_flags()
+  cfg = flags_lib.config_from_flags()
   if not cfg.model.pseudoseg_heads:
     raise app.UsageError('train_wss.py needs --pseudoseg_heads.')
   experiment_lib.check_oracle_masks(cfg)

@@ -11,12 +11,12 @@ import dataclasses
 import tensorflow as tf
 
 from augment import cutmix
-from core import ema
-from core import fusion
+from core.pseudoseg import ema
+from core.pseudoseg import fusion
 from core import losses
-from core import metrics
-from core import model as model_lib
-from core import schedules
+from core.evaluation import metrics
+from core.modeling import model as model_lib
+from core.training import schedules
 
 
 @dataclasses.dataclass(frozen=True)

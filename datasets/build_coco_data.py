@@ -25,8 +25,6 @@ The semantic mask is built from the instance masks:
 """
 
 import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import contextlib
 import io
@@ -56,7 +54,7 @@ def image_dir(coco_root, split):
 
 def load_coco(path):
   """Loads an instances json with pycocotools (its progress prints go to the log)."""
-  from pycocotools import coco as coco_lib  # pylint: disable=g-import-not-at-top
+  from pycocotools import coco as coco_lib
   convert_utils.require_file(path, 'COCO annotation file')
   out = io.StringIO()
   try:

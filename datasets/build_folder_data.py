@@ -17,8 +17,6 @@ image-only record (no mask, no class labels).
 """
 
 import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from typing import Dict, List, Optional, Sequence, Tuple
 

@@ -26,8 +26,6 @@ registered data set `--dataset`.
 """
 
 import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from typing import Dict, List, Optional, Sequence
 

@@ -11,8 +11,6 @@ Expected result: `labeled_92_seed0.txt` (92 ids) and `unlabeled_92_seed0.txt`
 """
 
 import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app
 from absl import flags

@@ -19,15 +19,13 @@ outline on every object:
 """
 
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 from absl import logging
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets import synthetic  # pylint: disable=g-import-not-at-top,g-bad-import-order
+from datasets import synthetic
 
 _OUTPUT_ROOT = flags.DEFINE_string(
     'output_root', None, 'Directory that receives VOCdevkit/VOC2012/.')

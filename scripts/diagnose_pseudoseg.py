@@ -29,19 +29,16 @@ same objects span more (or fewer) cells of the stride-16 grid.
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from core import diagnostics  # pylint: disable=g-import-not-at-top
-from core import distribution_alignment  # pylint: disable=g-import-not-at-top
-from core import feature_probe  # pylint: disable=g-import-not-at-top
-from core import trainer  # pylint: disable=g-import-not-at-top
-import experiment_lib  # pylint: disable=g-import-not-at-top
+from cli import experiment_lib
+from core.pseudoseg import distribution_alignment
+from core.training import trainer
+from research import diagnostics
+from research import feature_probe
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None,
                                  'A train_wss.py run (or train_sup.py: probe only).',

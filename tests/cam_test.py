@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from core import cam
+from core.modeling import cam
 
 
 def _tape_gradcam(features, kernel, bias):

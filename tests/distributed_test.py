@@ -44,10 +44,10 @@ import sys
 import numpy as np
 
 from core import config
-from core import ema
-from core import model as model_lib
+from core.pseudoseg import ema
+from core.modeling import model as model_lib
 from core import train_steps
-from core import trainer
+from core.training import trainer
 
 model_dir = sys.argv[1]
 strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
@@ -158,7 +158,7 @@ import tensorflow as tf
 
 from core import config
 from core import train_steps
-from core import trainer
+from core.training import trainer
 
 strategy = trainer.get_strategy('multi_worker')
 index = json.loads(os.environ['TF_CONFIG'])['task']['index']
@@ -214,7 +214,7 @@ _ALIGNMENT = _TWO_CPUS + r'''
 import json
 import numpy as np
 
-from core import distribution_alignment
+from core.pseudoseg import distribution_alignment
 
 rng = np.random.RandomState(0)
 prob = rng.dirichlet(np.ones(4), size=(4, 3, 3)).astype(np.float32)
@@ -261,7 +261,7 @@ _FUSION_NORM = _TWO_CPUS + r'''
 import json
 import numpy as np
 
-from core import fusion
+from core.pseudoseg import fusion
 
 strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 rng = np.random.RandomState(0)

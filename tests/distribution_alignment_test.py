@@ -5,8 +5,8 @@ Replica independence: tests/distributed_test.py."""
 import numpy as np
 import tensorflow as tf
 
-from core import distribution_alignment
-from core import fusion
+from core.pseudoseg import distribution_alignment
+from core.pseudoseg import fusion
 from core import train_steps
 from tests import train_steps_test as steps_fixtures
 

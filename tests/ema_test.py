@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from core import ema
+from core.pseudoseg import ema
 
 
 class EmaTest(tf.test.TestCase):

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from core import evaluator
+from core.evaluation import evaluator
 
 _NUM_CLASSES = 3
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tensorflow.python.framework import random_seed
 
 from core import config
-import experiment_lib
+from cli import experiment_lib
 
 
 def _smoke_cfg(seed, model_dir):

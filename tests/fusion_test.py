@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from core import config
-from core import fusion
+from core.pseudoseg import fusion
 from core import losses
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from core import metrics
+from core.evaluation import metrics
 
 
 def _np_confusion(labels, preds, num_classes, ignore_label=255):

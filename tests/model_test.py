@@ -9,9 +9,9 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from core import cam as cam_lib
+from core.modeling import cam as cam_lib
 from core import config
-from core import model as model_lib
+from core.modeling import model as model_lib
 
 _CROP = 65
 _NUM_CLASSES = 5

@@ -17,7 +17,7 @@ from official.vision.configs import semantic_segmentation as seg_cfg
 from official.vision.tasks import semantic_segmentation as seg_task
 
 from core import config
-from core import model as model_lib
+from core.modeling import model as model_lib
 from tests import conftest
 
 BACKBONE_DIR = os.path.join(conftest.ROOT, 'pretrained', 'source_cls')

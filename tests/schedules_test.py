@@ -4,7 +4,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from core import schedules
+from core.training import schedules
 
 
 def _np_schedule(step, base, decay_steps, end, power, warmup_steps,

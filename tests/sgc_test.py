@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from core import sgc
+from core.modeling import sgc
 
 
 def _numpy_attention(features, wq, wk, mask):

@@ -8,9 +8,9 @@ import tensorflow as tf
 
 from core import config
 from core import losses
-from core import model as model_lib
+from core.modeling import model as model_lib
 from core import train_steps
-from core import trainer
+from core.training import trainer
 
 _CROP = 65
 _NUM_CLASSES = 5

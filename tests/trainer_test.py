@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from core import config
 from core import train_steps
-from core import trainer
-import experiment_lib
+from core.training import trainer
+from cli import experiment_lib
 
 
 def _smoke_cfg(records, model_dir, train_steps=4):

@@ -31,9 +31,9 @@ from official.vision.modeling.decoders import aspp
 from official.vision.modeling.heads import segmentation_heads
 
 from augment import weak
-from core import cam as cam_lib
+from core.modeling import cam as cam_lib
 from core import config as config_lib
-from core import sgc as sgc_lib
+from core.modeling import sgc as sgc_lib
 
 # Model Garden normalises images in [0, 1] with these (preprocess_ops
 # MEAN_NORM / STDDEV_NORM); its ImageNet checkpoints expect it.

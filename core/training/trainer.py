@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from core import config as config_lib
-from core import model as model_lib
-from core import schedules
+from core.modeling import model as model_lib
+from core.training import schedules
 
 CONFIG_FILENAME = 'config.json'
 # Settings a resumed run replaced, one JSON line each (check_model_dir).

@@ -19,10 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from augment import weak
-from core import cam as cam_lib
-from core import fusion
+from core.modeling import cam as cam_lib
+from core.pseudoseg import fusion
 from core import losses
-from core import metrics
+from core.evaluation import metrics
 from datasets import input_pipeline
 
 

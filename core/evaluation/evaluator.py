@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from augment import weak
-from core import metrics
+from core.evaluation import metrics
 
 
 def predict_probabilities(model, images, scales=(1.0,), flip=False):

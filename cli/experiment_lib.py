@@ -1,0 +1,211 @@
+"""What the training and evaluation binaries share: config → data, model, parts.
+
+Imported by the binaries only (their flags are cli/flags.py's); it takes the resolved
+`core.config.ExperimentConfig` and builds the input streams, the model and the rest.
+core/, datasets/ and augment/ never see flags.
+"""
+
+import dataclasses
+import os
+
+from absl import logging
+import tensorflow as tf
+
+from core import config as config_lib
+from core.pseudoseg import distribution_alignment
+from core.pseudoseg import ema
+from core.modeling import model as model_lib
+from core import train_steps
+from core.training import trainer
+from datasets import descriptors
+from datasets import input_pipeline
+from datasets import record_format
+from datasets import splits
+
+def dataset_info(cfg):
+  """The DatasetDescriptor of the converted records."""
+  return descriptors.load_info(cfg.data.record_dir, default_name=cfg.data.dataset)
+
+
+def eval_records(cfg, num_classes, record_dir, split, model_dir):
+  """(descriptor, shard files) of the records a trained run is scored on.
+
+  Args:
+    cfg: the run's ExperimentConfig.
+    num_classes: classes the run's model predicts.
+    record_dir: records to score; '' means the run's own --record_dir.
+    split: split name.
+    model_dir: the run (for the error message).
+
+  Raises:
+    ValueError: the records have another number of classes than the model.
+  """
+  record_dir = record_dir or cfg.data.record_dir
+  descriptor = descriptors.load_info(record_dir, default_name=cfg.data.dataset)
+  if descriptor.num_classes != num_classes:
+    raise ValueError('%s has %d classes but the model in %s predicts %d.' %
+                     (record_dir, descriptor.num_classes, model_dir, num_classes))
+  return descriptor, record_format.list_shards(record_dir, split)
+
+
+def eval_dataset(files, eval_size, batch_size):
+  """Whole images padded to `eval_size` (or each to its own size, batch 1)."""
+  return input_pipeline.eval_dataset(
+      files, eval_size=eval_size, batch_size=batch_size if eval_size else 1)
+
+
+def read_ids(path):
+  return splits.read_id_list(path) if path else None
+
+
+def build_model_and_optimizer(cfg, strategy, num_classes):
+  """Builds (inside the strategy's scope) the model and its optimizer."""
+  h, w = cfg.data.crop_size
+  # Seeded weight initialisation. The global seed is cleared right after: the input
+  # pipeline draws stateless seeds from --seed and the data position, and a global
+  # seed would break its per-epoch shuffle seeds.
+  tf.keras.utils.set_random_seed(cfg.train.seed)
+  try:
+    with strategy.scope():
+      model = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
+  finally:
+    tf.random.set_seed(None)
+  with strategy.scope():
+    optimizer = trainer.make_optimizer(cfg.train)
+    optimizer.build(model.trainable_variables)
+  if cfg.train.init_checkpoint and not tf.train.latest_checkpoint(
+      cfg.train.model_dir):
+    model_lib.restore_backbone(model, cfg.train.init_checkpoint)
+    logging.info('Backbone initialised from %s.', cfg.train.init_checkpoint)
+  return model, optimizer
+
+
+def build_ema_teacher(cfg, strategy, model, num_classes):
+  """The EMA teacher of `model` (a copy of it now), or None without --ema_decay.
+
+  Call after the model's initialisation (and --init_checkpoint); a resumed run
+  then restores the teacher from its checkpoint.
+  """
+  if not cfg.pseudo_label.ema_decay:
+    return None
+  h, w = cfg.data.crop_size
+  with strategy.scope():
+    teacher = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
+    ema.copy_variables(teacher.variables, model.variables)
+  return teacher
+
+
+def build_distribution_alignment(cfg, strategy, num_classes):
+  """The running marginals of --distribution_alignment, or None when it is 0."""
+  if not cfg.pseudo_label.distribution_alignment:
+    return None
+  with strategy.scope():
+    return distribution_alignment.DistributionAlignment(
+        num_classes, cfg.pseudo_label.distribution_alignment)
+
+
+def step_settings(cfg, descriptor):
+  return train_steps.StepSettings(
+      num_classes=descriptor.num_classes,
+      ignore_label=descriptor.ignore_label,
+      sup_weight=cfg.loss.sup_weight, sgc_weight=cfg.loss.sgc_weight,
+      cls_weight=cfg.loss.cls_weight, unsup_weight=cfg.loss.unsup_weight,
+      unsup_rampup_steps=cfg.loss.unsup_rampup_steps,
+      pseudo_src=cfg.pseudo_label.pseudo_src,
+      temperature=cfg.pseudo_label.temperature,
+      logit_norm=cfg.pseudo_label.logit_norm,
+      soft_labels=cfg.pseudo_label.soft_labels,
+      confidence_threshold=cfg.pseudo_label.confidence_threshold,
+      teacher_training_mode=cfg.pseudo_label.teacher_training_mode,
+      use_image_labels=cfg.data.use_image_labels,
+      decoder_image_labels=cfg.pseudo_label.decoder_image_labels,
+      ema_decay=cfg.pseudo_label.ema_decay, cutmix=cfg.pseudo_label.cutmix,
+      cutmix_area=cfg.pseudo_label.cutmix_area,
+      feature_dropout=cfg.pseudo_label.feature_dropout,
+      oracle_pseudo_labels=cfg.pseudo_label.oracle_pseudo_labels,
+      oracle_share=cfg.pseudo_label.oracle_share,
+      seed=cfg.train.seed)
+
+
+def _start_index(ctx, global_batch, start_step):
+  """Examples this input pipeline consumed before `start_step`."""
+  return start_step * global_batch // ctx.num_input_pipelines
+
+
+def labeled_dataset_fn(cfg, descriptor):
+  """`fn(input_context, start_step)` for the labeled stream."""
+  files = record_format.list_shards(cfg.data.record_dir, cfg.data.train_split)
+  ids = read_ids(cfg.data.labeled_ids)
+  scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
+
+  def fn(ctx, start_step):
+    batch = cfg.train.batch_size
+    return input_pipeline.labeled_dataset(
+        files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
+        descriptor.num_classes, ids=ids, is_training=True, scales=scales,
+        seed=cfg.train.seed, start_index=_start_index(ctx, batch, start_step),
+        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx)
+  return fn
+
+
+def unlabeled_dataset_fn(cfg, descriptor):
+  """`fn(input_context, start_step)` for the unlabeled stream (weak + strong)."""
+  files = record_format.list_shards(cfg.data.record_dir,
+                                    cfg.data.unlabeled_split)
+  ids = read_ids(cfg.data.unlabeled_ids)
+  scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
+
+  def fn(ctx, start_step):
+    batch = cfg.train.unlabeled_batch_size
+    return input_pipeline.unlabeled_dataset(
+        files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
+        descriptor.num_classes, ids=ids, strong_cfg=cfg.strong_aug,
+        use_image_labels=cfg.data.use_image_labels, scales=scales,
+        seed=cfg.train.seed + 1, start_index=_start_index(ctx, batch, start_step),
+        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx,
+        include_weak_label=(cfg.pseudo_label.score_pseudo_labels or
+                            cfg.pseudo_label.oracle_pseudo_labels))
+  return fn
+
+
+def check_oracle_masks(cfg):
+  """With --oracle_pseudo_labels, every unlabeled record must carry its mask.
+
+  Raises:
+    ValueError: naming the split, the record dir and the first records without
+      one (the oracle would give them no consistency loss, silently).
+  """
+  if not cfg.pseudo_label.oracle_pseudo_labels:
+    return
+  files = record_format.list_shards(cfg.data.record_dir,
+                                    cfg.data.unlabeled_split)
+  missing = input_pipeline.records_without_mask(
+      files, read_ids(cfg.data.unlabeled_ids))
+  if missing:
+    raise ValueError(
+        '--oracle_pseudo_labels needs the unlabeled images\' masks: %d record(s) '
+        'of split %r in %s have none (%s).' % (
+            len(missing), cfg.data.unlabeled_split, cfg.data.record_dir,
+            ', '.join(sorted(missing)[:5]) + (', ...' if len(missing) > 5
+                                               else '')))
+
+
+def set_up(cfg):
+  """Everything a training binary needs before its loop.
+
+  Sets the precision policy, picks the strategy, writes (or checks) the run's
+  config.json, and builds the model, the optimizer and the step settings.
+
+  Returns:
+    (descriptor, strategy, model, optimizer, StepSettings).
+  """
+  descriptor = dataset_info(cfg)
+  trainer.set_precision(cfg.train.mixed_precision)
+  strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
+  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
+  logging.info('Data set %s: %d classes, record dir %s; config written to %s.',
+               descriptor.name, descriptor.num_classes, cfg.data.record_dir,
+               os.path.join(cfg.train.model_dir, trainer.CONFIG_FILENAME))
+  model, optimizer = build_model_and_optimizer(cfg, strategy,
+                                               descriptor.num_classes)
+  return descriptor, strategy, model, optimizer, step_settings(cfg, descriptor)

@@ -1,0 +1,100 @@
+"""absl flags generated from core.config's declarations, one flag per setting.
+
+Every field of the chosen `ExperimentConfig` sections becomes a flag of the same name,
+with the field's default and help sentence. `config_from_flags` validates the config the
+flags give before anything is built or read: a bad value stops the binary with one line
+naming the flag and what it allows.
+"""
+
+import dataclasses
+
+from absl import flags
+
+from core import config as config_lib
+
+SUPERVISED_SECTIONS = ('model', 'data', 'train')
+PSEUDOSEG_SECTIONS = ('model', 'data', 'strong_aug', 'pseudo_label', 'loss',
+                      'train')
+# Settings every training run must give.
+REQUIRED = ('record_dir', 'model_dir')
+
+_HOLDERS = {}
+
+
+def _define(name, default, help_text, flag_values):
+  if isinstance(default, bool):
+    return flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
+  if isinstance(default, int):
+    return flags.DEFINE_integer(name, default, help_text,
+                                flag_values=flag_values)
+  if isinstance(default, float):
+    return flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
+  if isinstance(default, tuple):
+    return flags.DEFINE_list(name, [str(x) for x in default], help_text,
+                             flag_values=flag_values)
+  return flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+
+
+def define_flags(sections, overrides=None, flag_values=flags.FLAGS):
+  """Defines one absl flag per config field of the given sections.
+
+  Args:
+    sections: names of ExperimentConfig fields to expose.
+    overrides: optional {field: default} to change a default for this binary.
+    flag_values: the FlagValues to define them in (tests pass their own).
+  """
+  base = config_lib.ExperimentConfig()
+  overrides = overrides or {}
+  for section in sections:
+    for f in dataclasses.fields(getattr(base, section)):
+      default = overrides.get(f.name, getattr(getattr(base, section), f.name))
+      help_text = f.metadata['help']
+      if f.name in REQUIRED:
+        help_text += ' Required.'
+      holder = _define(f.name, default, help_text, flag_values)
+      _HOLDERS[(section, f.name)] = (holder, f)
+
+
+def _usage_error(message):
+  """Stops the binary with one line (no traceback): the flag and the problem."""
+  return SystemExit('FATAL Flags parsing error: %s' % message)
+
+
+def _field_value(field, value):
+  """A flag's value as the config field holds it (a list flag gives a tuple)."""
+  if not isinstance(field.default, tuple):
+    return value
+  item = type(field.default[0]) if field.default else int
+  try:
+    return tuple(item(v) for v in value)
+  except ValueError:
+    raise _usage_error('--%s must be a list of %s, got %r.' % (
+        field.name, item.__name__, ','.join(value))) from None
+
+
+def config_from_flags():
+  """The ExperimentConfig of the flags defined by `define_flags`, validated.
+
+  Call it first in `main`: nothing has been built or read yet.
+
+  Raises:
+    SystemExit: a required flag is missing or a setting has a value it does
+      not allow; the message names the flag and what it allows.
+  """
+  sections = {}
+  for (section, name), (holder, field) in _HOLDERS.items():
+    if name in REQUIRED and not holder.value:
+      raise _usage_error('--%s is required.' % name)
+    sections.setdefault(section, {})[name] = _field_value(field, holder.value)
+  try:
+    return config_lib.replace(config_lib.ExperimentConfig(), **sections)
+  except config_lib.ConfigError as e:
+    raise _usage_error(e.as_flags() + '.') from None
+
+
+def define_weights_flag():
+  """--weights of the binaries that load a trained run (eval, export)."""
+  return flags.DEFINE_enum(
+      'weights', 'model', ['model', 'teacher'],
+      'Which saved weights to load: the trained model, or the EMA teacher of a '
+      'train_wss.py run with --ema_decay.')
