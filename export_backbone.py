@@ -21,9 +21,9 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from cli import flags as flags_lib
 from core.modeling import model as model_lib
 from core.training import trainer
-from cli import flags as flags_lib
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)

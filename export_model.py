@@ -13,9 +13,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from cli import flags as flags_lib
 from core.serving import export
 from core.training import trainer
-from cli import flags as flags_lib
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)

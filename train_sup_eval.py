@@ -19,10 +19,10 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from core.evaluation import evaluator
-from core.training import trainer
 from cli import experiment_lib
 from cli import flags as flags_lib
+from core.evaluation import evaluator
+from core.training import trainer
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)

@@ -6,21 +6,23 @@ core/, datasets/ and augment/ never see flags.
 """
 
 import dataclasses
+import functools
 import os
 
 from absl import logging
 import tensorflow as tf
 
-from core import config as config_lib
-from core.pseudoseg import distribution_alignment
-from core.pseudoseg import ema
 from core.modeling import model as model_lib
-from core import train_steps
+from core.tasks import pseudoseg as pseudoseg_task
+from core.tasks import supervised
 from core.training import trainer
 from datasets import descriptors
 from datasets import input_pipeline
 from datasets import record_format
 from datasets import splits
+# The lab's diagnostics (--score_pseudo_labels, --oracle_pseudo_labels) register
+# themselves as options of the PseudoSeg task.
+from research import pseudo_label_options  # pylint: disable=unused-import
 
 def dataset_info(cfg):
   """The DatasetDescriptor of the converted records."""
@@ -80,51 +82,11 @@ def build_model_and_optimizer(cfg, strategy, num_classes):
   return model, optimizer
 
 
-def build_ema_teacher(cfg, strategy, model, num_classes):
-  """The EMA teacher of `model` (a copy of it now), or None without --ema_decay.
-
-  Call after the model's initialisation (and --init_checkpoint); a resumed run
-  then restores the teacher from its checkpoint.
-  """
-  if not cfg.pseudo_label.ema_decay:
-    return None
-  h, w = cfg.data.crop_size
-  with strategy.scope():
-    teacher = model_lib.build_model(cfg.model, num_classes, crop_size=(h, w))
-    ema.copy_variables(teacher.variables, model.variables)
-  return teacher
-
-
-def build_distribution_alignment(cfg, strategy, num_classes):
-  """The running marginals of --distribution_alignment, or None when it is 0."""
-  if not cfg.pseudo_label.distribution_alignment:
-    return None
-  with strategy.scope():
-    return distribution_alignment.DistributionAlignment(
-        num_classes, cfg.pseudo_label.distribution_alignment)
-
-
-def step_settings(cfg, descriptor):
-  return train_steps.StepSettings(
-      num_classes=descriptor.num_classes,
-      ignore_label=descriptor.ignore_label,
-      sup_weight=cfg.loss.sup_weight, sgc_weight=cfg.loss.sgc_weight,
-      cls_weight=cfg.loss.cls_weight, unsup_weight=cfg.loss.unsup_weight,
-      unsup_rampup_steps=cfg.loss.unsup_rampup_steps,
-      pseudo_src=cfg.pseudo_label.pseudo_src,
-      temperature=cfg.pseudo_label.temperature,
-      logit_norm=cfg.pseudo_label.logit_norm,
-      soft_labels=cfg.pseudo_label.soft_labels,
-      confidence_threshold=cfg.pseudo_label.confidence_threshold,
-      teacher_training_mode=cfg.pseudo_label.teacher_training_mode,
-      use_image_labels=cfg.data.use_image_labels,
-      decoder_image_labels=cfg.pseudo_label.decoder_image_labels,
-      ema_decay=cfg.pseudo_label.ema_decay, cutmix=cfg.pseudo_label.cutmix,
-      cutmix_area=cfg.pseudo_label.cutmix_area,
-      feature_dropout=cfg.pseudo_label.feature_dropout,
-      oracle_pseudo_labels=cfg.pseudo_label.oracle_pseudo_labels,
-      oracle_share=cfg.pseudo_label.oracle_share,
-      seed=cfg.train.seed)
+def build_task(cfg, descriptor, pseudoseg):
+  """The run's task: PseudoSeg (train_wss.py) or supervised (train_sup.py)."""
+  cls = pseudoseg_task.PseudoSegTask if pseudoseg else supervised.SupervisedTask
+  return cls(cfg, descriptor.num_classes, ignore_label=descriptor.ignore_label,
+             palette=descriptor.palette)
 
 
 def _start_index(ctx, global_batch, start_step):
@@ -148,8 +110,12 @@ def labeled_dataset_fn(cfg, descriptor):
   return fn
 
 
-def unlabeled_dataset_fn(cfg, descriptor):
-  """`fn(input_context, start_step)` for the unlabeled stream (weak + strong)."""
+def unlabeled_dataset_fn(cfg, descriptor, include_weak_label=False):
+  """`fn(input_context, start_step)` for the unlabeled stream (weak + strong).
+
+  `include_weak_label` brings each weak view's mask along (the task's
+  `needs_unlabeled_masks()`: the lab's diagnostics read it; no loss does).
+  """
   files = record_format.list_shards(cfg.data.record_dir,
                                     cfg.data.unlabeled_split)
   ids = read_ids(cfg.data.unlabeled_ids)
@@ -159,12 +125,12 @@ def unlabeled_dataset_fn(cfg, descriptor):
     batch = cfg.train.unlabeled_batch_size
     return input_pipeline.unlabeled_dataset(
         files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
-        descriptor.num_classes, ids=ids, strong_cfg=cfg.strong_aug,
+        descriptor.num_classes, ids=ids,
+        strong_aug=dataclasses.asdict(cfg.strong_aug),
         use_image_labels=cfg.data.use_image_labels, scales=scales,
         seed=cfg.train.seed + 1, start_index=_start_index(ctx, batch, start_step),
         shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx,
-        include_weak_label=(cfg.pseudo_label.score_pseudo_labels or
-                            cfg.pseudo_label.oracle_pseudo_labels))
+        include_weak_label=include_weak_label)
   return fn
 
 
@@ -190,22 +156,36 @@ def check_oracle_masks(cfg):
                                                else '')))
 
 
-def set_up(cfg):
-  """Everything a training binary needs before its loop.
+def train(cfg, task, dataset_fn):
+  """Trains `task` as the config says; what train_sup.py and train_wss.py run.
 
   Sets the precision policy, picks the strategy, writes (or checks) the run's
-  config.json, and builds the model, the optimizer and the step settings.
+  config.json, builds the model, the optimizer and the task's state, and runs
+  the loop to cfg.train.train_steps (resuming from the run's last checkpoint).
+
+  Args:
+    cfg: the ExperimentConfig.
+    task: a core.tasks task built from `cfg`.
+    dataset_fn: `fn(input_context, start_step)` of the task's batches.
 
   Returns:
-    (descriptor, strategy, model, optimizer, StepSettings).
+    dict of the last logged metric values.
   """
-  descriptor = dataset_info(cfg)
   trainer.set_precision(cfg.train.mixed_precision)
   strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
-  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
-  logging.info('Data set %s: %d classes, record dir %s; config written to %s.',
-               descriptor.name, descriptor.num_classes, cfg.data.record_dir,
+  trainer.check_model_dir(cfg.train.model_dir, cfg, task.num_classes,
+                          task.state_settings())
+  logging.info('%d classes, record dir %s; config written to %s.',
+               task.num_classes, cfg.data.record_dir,
                os.path.join(cfg.train.model_dir, trainer.CONFIG_FILENAME))
-  model, optimizer = build_model_and_optimizer(cfg, strategy,
-                                               descriptor.num_classes)
-  return descriptor, strategy, model, optimizer, step_settings(cfg, descriptor)
+  model, optimizer = build_model_and_optimizer(cfg, strategy, task.num_classes)
+  with strategy.scope():
+    task.build_state(model)
+  loop = trainer.TrainLoop(
+      strategy, model, optimizer,
+      step_fn=functools.partial(task.train_step, model, optimizer),
+      dataset_fn=dataset_fn, model_dir=cfg.train.model_dir, train_cfg=cfg.train,
+      images_per_step=task.images_per_step(),
+      image_summary_fn=functools.partial(task.image_summaries, model),
+      checkpoint_objects=task.checkpoint_items())
+  return loop.run(task.metric_names())

@@ -441,6 +441,24 @@ def replace(cfg, **sections):
   return dataclasses.replace(cfg, **updates)
 
 
+def override(cfg, **settings):
+  """Returns `cfg` with settings replaced by field name, as the flags name them.
+
+  Example: override(cfg, train_steps=10, ema_decay=0.99).
+
+  Raises:
+    KeyError: a name that is no setting.
+  """
+  owner = {f.name: section.name for section in dataclasses.fields(cfg)
+           for f in dataclasses.fields(getattr(cfg, section.name))}
+  sections = {}
+  for name, value in settings.items():
+    if name not in owner:
+      raise KeyError('%r is not a setting of ExperimentConfig.' % name)
+    sections.setdefault(owner[name], {})[name] = value
+  return replace(cfg, **sections)
+
+
 def from_dict(d):
   """Inverse of `dataclasses.asdict` for `ExperimentConfig` (lists -> tuples)."""
   def build(cls, values):

@@ -5,7 +5,6 @@
 * `soft_cross_entropy`: the consistency loss between the strong view's decoder logits and
   the (already stop-gradient) soft pseudo label, over the valid pixels.
 * `multilabel_sigmoid_cross_entropy`: the image-level classification loss.
-* `kl_divergence`: a variant of the consistency loss that is zero at the optimum.
 
 Every loss returns a scalar that is a mean over the *local* batch. Under a
 `tf.distribute` strategy the caller divides by the number of replicas (or scales the
@@ -138,29 +137,6 @@ def soft_cross_entropy(logits, targets, mask=None):
   logits = tf.cast(logits, tf.float32)
   targets = tf.cast(targets, tf.float32)
   per_pixel = -tf.reduce_sum(targets * tf.nn.log_softmax(logits, axis=-1), axis=-1)
-  return _masked_mean(per_pixel, _pixel_mask(mask, per_pixel))
-
-
-def kl_divergence(logits, targets, mask=None):
-  """KL(targets ‖ softmax(logits)) per pixel, averaged over the valid pixels.
-
-  Equals `soft_cross_entropy` minus the targets' entropy, so it has the same gradient
-  w.r.t. the logits but is 0 when the prediction matches the target. Terms with a zero
-  target contribute 0 (0·log 0 = 0).
-
-  Args:
-    logits: [batch, h, w, classes] logits.
-    targets: [batch, h, w, classes] target distributions.
-    mask: optional [batch, H, W] 0/1 valid-pixel mask, as in `soft_cross_entropy`.
-
-  Returns:
-    A float32 scalar; 0 when the mask is empty.
-  """
-  logits = tf.cast(logits, tf.float32)
-  targets = tf.cast(targets, tf.float32)
-  log_q = tf.nn.log_softmax(logits, axis=-1)
-  per_pixel = tf.reduce_sum(
-      tf.math.xlogy(targets, targets) - targets * log_q, axis=-1)
   return _masked_mean(per_pixel, _pixel_mask(mask, per_pixel))
 
 

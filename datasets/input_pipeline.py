@@ -19,13 +19,11 @@ same examples with the same augmentation as an uninterrupted run. (Orders also
 depend on the global seed if the binary sets one with `tf.random.set_seed`.)
 """
 
-import dataclasses
 
 import tensorflow as tf
 
 from augment import strong
 from augment import weak
-from core import config
 from datasets import record_format
 
 # Salts that keep the labeled and unlabeled streams' random draws independent.
@@ -300,7 +298,7 @@ def labeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
 
 
 def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
-                      strong_cfg=None, use_image_labels=False,
+                      strong_aug=None, use_image_labels=False,
                       scales=(0.5, 2.0, 0.25), seed=0, start_index=0,
                       shuffle_buffer=1000, input_context=None,
                       include_filename=False, include_weak_label=False,
@@ -314,7 +312,9 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
     crop_size: (crop_height, crop_width) python ints.
     num_classes: classes including background.
     ids: optional python list of image ids to keep.
-    strong_cfg: a `core.config.StrongAugConfig` (default: its defaults).
+    strong_aug: keyword arguments of `augment.strong.strong_augment` (its
+      strengths and probabilities; e.g. the fields of core.config's
+      StrongAugConfig); default: its defaults.
     use_image_labels: weakly-labeled mode. If False, no label of any kind is
       returned ('class_labels' all zero, 'has_class_labels' False). If True,
       'class_labels' are the record's image-level labels when it carries them, else
@@ -344,8 +344,7 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
       'weak_label': [batch, crop_height, crop_width, 1] int32 (only with
         `include_weak_label`).
   """
-  strong_cfg = strong_cfg or config.StrongAugConfig()
-  strong_kwargs = dataclasses.asdict(strong_cfg)
+  strong_kwargs = dict(strong_aug or {})
   dataset = _records(files, input_context)
   if ids is not None:
     dataset = filter_by_ids(dataset, ids)

@@ -15,14 +15,16 @@ Two reports, both on images whose masks are known (the masks only score, never t
   and the segmentation loss each send into the backbone variables they share.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
 from augment import weak
+from core.evaluation import metrics
+from core import losses
 from core.modeling import cam as cam_lib
 from core.pseudoseg import fusion
-from core import losses
-from core.evaluation import metrics
 from datasets import input_pipeline
 
 
@@ -154,13 +156,16 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
   """
   names = ('decoder', 'sgc', 'sgc_true_classes', 'cam_true_classes', 'fused',
            'decoder_true_classes')
+  teacher_cam_classes = (None if cam_class_min_share is None else
+                         functools.partial(cam_lib.classes_from_logits,
+                                           min_share=cam_class_min_share))
 
   @tf.function
   def score(batch):
     images, label = batch['image'], batch['label']
     present = input_pipeline.batch_class_multi_hot(label, num_classes)
     out = model(images, training=False, attention_mask=batch['valid'],
-                cam_class_min_share=cam_class_min_share)
+                cam_classes=teacher_cam_classes)
     given = model(images, training=False, attention_mask=batch['valid'],
                   cam_classes=present)
     fused, _ = fusion.calibrated_fusion(

@@ -22,8 +22,8 @@ Pure numpy / TF functions; the model and data come from the caller.
 import numpy as np
 import tensorflow as tf
 
-from core.modeling import cam as cam_lib
 from core.evaluation import metrics
+from core.modeling import cam as cam_lib
 from datasets import input_pipeline
 
 

@@ -1,10 +1,10 @@
-"""Tests for augment/cutmix.py: boxes, masks, mixing and label union."""
+"""Tests for core/pseudoseg/cutmix.py: boxes, masks, mixing and label union."""
 
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from augment import cutmix
+from core.pseudoseg import cutmix
 
 
 class BoxMaskTest(tf.test.TestCase, parameterized.TestCase):
@@ -25,15 +25,35 @@ class BoxMaskTest(tf.test.TestCase, parameterized.TestCase):
     heights, widths = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     aspect = heights / widths
     # Up to area 0.5 no side is clipped: every box has exactly `area`.
+    # Aspect ratios are log-uniform in [1/2, 2]; clipping a side to the image
+    # only brings a ratio closer to 1.
+    self.assertTrue(np.all(aspect >= 0.5 - 1e-6) and np.all(aspect <= 2 + 1e-6),
+                    msg=str(aspect))
     if area <= 0.5:
+      # No side is clipped: every box has exactly `area`, and the ratios reach
+      # both ends of the range.
       self.assertAllClose(heights * widths, np.full(64, area), atol=1e-5)
+      self.assertLess(aspect.min(), 0.6)
+      self.assertGreater(aspect.max(), 1.65)
+      self.assertLess(abs(np.mean(np.log(aspect))), 0.15)
     else:
+      # A side longer than the image is clipped to 1; the box keeps at least
+      # sqrt(area / 2) (the ratio-2 box, clipped).
       self.assertTrue(np.all(heights * widths <= area + 1e-5))
-      self.assertTrue(np.all(heights * widths >= area / np.sqrt(2.0) - 1e-5))
-    self.assertTrue(np.all(aspect >= 0.25 - 1e-5) and np.all(aspect <= 4 + 1e-5))
+      self.assertTrue(np.all(heights * widths >= np.sqrt(area / 2.0) - 1e-5))
     self.assertGreater(np.std(boxes[:, 0]) + np.std(boxes[:, 1]), 0.01)
-    masks = cutmix.box_masks(boxes, (128, 128)).numpy()
+    size = 128
+    masks = cutmix.box_masks(boxes, (size, size)).numpy()
     self.assertAllClose(masks.mean(axis=(1, 2)), heights * widths, atol=0.02)
+    # In pixels each side is its length rounded (at most one pixel off), so the
+    # rasterised boxes keep the ratio within [1/2, 2] up to that rounding.
+    rows = masks.any(axis=2).sum(axis=1)
+    cols = masks.any(axis=1).sum(axis=1)
+    self.assertAllEqual(masks.sum(axis=(1, 2)), rows * cols)  # Rectangles.
+    self.assertTrue(np.all(np.abs(rows - heights * size) <= 1.0))
+    self.assertTrue(np.all(np.abs(cols - widths * size) <= 1.0))
+    self.assertTrue(np.all(rows <= 2 * cols + 3))
+    self.assertTrue(np.all(cols <= 2 * rows + 3))
 
   def test_same_seed_same_boxes(self):
     a = cutmix.sample_boxes(4, 0.5, tf.constant([1, 2]))

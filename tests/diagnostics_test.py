@@ -6,8 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from core import config
-from research import diagnostics
 from core.modeling import model as model_lib
+from research import diagnostics
 
 _CROP = 33
 _NUM_CLASSES = 4

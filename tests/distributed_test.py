@@ -44,9 +44,8 @@ import sys
 import numpy as np
 
 from core import config
-from core.pseudoseg import ema
 from core.modeling import model as model_lib
-from core import train_steps
+from core.tasks import pseudoseg as pseudoseg_task
 from core.training import trainer
 
 model_dir = sys.argv[1]
@@ -86,21 +85,17 @@ result = {'replicas': strategy.num_replicas_in_sync}
 for name, options in (('pseudoseg', {}),
                       ('pseudoseg_ema_cutmix', {'ema_decay': 0.9,
                                                 'cutmix': True})):
+  cfg = config.override(
+      dataclasses.replace(base, train=train_cfg), pseudoseg_heads=True,
+      use_image_labels=True, **options)
+  task = pseudoseg_task.PseudoSegTask(cfg, num_classes)
   with strategy.scope():
-    model = model_lib.build_model(
-        dataclasses.replace(base.model, pseudoseg_heads=True), num_classes,
-        (crop, crop))
+    model = model_lib.build_model(cfg.model, num_classes, (crop, crop))
     optimizer = trainer.make_optimizer(train_cfg)
     optimizer.build(model.trainable_variables)
-    teacher = None
-    if options:
-      teacher = model_lib.build_model(
-          dataclasses.replace(base.model, pseudoseg_heads=True), num_classes,
-          (crop, crop))
-      ema.copy_variables(teacher.variables, model.variables)
+    task.build_state(model)
+  teacher = task.teacher(model) if options else None
   initial = model.head.trainable_variables[-2].numpy()
-  settings = train_steps.StepSettings(num_classes=num_classes,
-                                      use_image_labels=True, **options)
 
   def dataset_fn(ctx, start_step):
     labeled, unlabeled = per_replica(ctx)
@@ -109,11 +104,10 @@ for name, options in (('pseudoseg', {}),
 
   loop = trainer.TrainLoop(
       strategy, model, optimizer,
-      functools.partial(train_steps.pseudoseg_step, model, optimizer,
-                        settings=settings, teacher=teacher), dataset_fn,
+      functools.partial(task.train_step, model, optimizer), dataset_fn,
       model_dir + '/' + name, train_cfg, images_per_step=global_batch,
-      checkpoint_objects={'teacher': teacher} if teacher else None)
-  last = loop.run(train_steps.PSEUDOSEG_METRICS)
+      checkpoint_objects=task.checkpoint_items() or None)
+  last = loop.run(task.metric_names())
   kernel = model.head.trainable_variables[-2]
   copies = [v.numpy() for v in strategy.experimental_local_results(kernel)]
   result[name] = {
@@ -157,7 +151,7 @@ import numpy as np
 import tensorflow as tf
 
 from core import config
-from core import train_steps
+from core.tasks import supervised
 from core.training import trainer
 
 strategy = trainer.get_strategy('multi_worker')
@@ -196,13 +190,12 @@ def dataset_fn(ctx, start_step):
   return data.repeat().batch(b, drop_remainder=True)
 
 
-settings = train_steps.StepSettings(num_classes=3)
+task = supervised.SupervisedTask(config.ExperimentConfig(train=train_cfg), 3)
 loop = trainer.TrainLoop(
     strategy, model, optimizer,
-    functools.partial(train_steps.supervised_step, model, optimizer,
-                      settings=settings),
+    functools.partial(task.train_step, model, optimizer),
     dataset_fn, sys.argv[1], train_cfg, images_per_step=train_cfg.batch_size)
-last = loop.run(train_steps.SUPERVISED_METRICS)
+last = loop.run(task.metric_names())
 print(json.dumps({'index': index, 'replicas': strategy.num_replicas_in_sync,
                   'step': int(optimizer.iterations.numpy()), 'metrics': last,
                   'kernel_sum': float(tf.reduce_sum(model.conv2.kernel))}))

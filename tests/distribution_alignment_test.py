@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from core.pseudoseg import distribution_alignment
 from core.pseudoseg import fusion
-from core import train_steps
 from tests import train_steps_test as steps_fixtures
 
 # 1 image, 1x3 pixels, 2 classes; the third pixel is not valid.
@@ -58,10 +57,11 @@ class DistributionAlignmentTest(tf.test.TestCase):
     model, optimizer = steps_fixtures._build()
     lab = steps_fixtures._labeled_batch()
     batch = {'labeled': lab, 'unlabeled': steps_fixtures._unlabeled_batch()}
-    da = distribution_alignment.DistributionAlignment(
-        steps_fixtures._NUM_CLASSES, momentum=0.9)
-    out = train_steps.pseudoseg_step(model, optimizer, batch,
-                                     steps_fixtures._settings(), alignment=da)
+    task = steps_fixtures._pseudoseg_task(
+        model, steps_fixtures._settings(distribution_alignment=0.9))
+    da = task.checkpoint_items()['distribution_alignment']
+    self.assertAllClose(da.label_marginal, np.full([5], 0.2))
+    out = task.train_step(model, optimizer, batch)
     self.assertTrue(np.isfinite(out['unsup_loss'].numpy()))
     ids = lab['label'].numpy().ravel()
     share = np.bincount(ids[ids != 255], minlength=5) / np.sum(ids != 255)

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework import random_seed
 
-from core import config
 from cli import experiment_lib
+from core import config
 
 
 def _smoke_cfg(seed, model_dir):
@@ -59,16 +59,27 @@ class TestOracleWiring:
     cfg = config.replace(
         config.smoke(), data=dict(record_dir=tiny_records.record_dir,
                                   crop_size=(33, 33)),
-        pseudo_label=dict(oracle_pseudo_labels=oracle, oracle_share=0.25),
+        # A share without the oracle is refused (core.config), so only with it.
+        pseudo_label=dict(oracle_pseudo_labels=oracle,
+                          oracle_share=0.25 if oracle else 1.0),
         train=dict(unlabeled_batch_size=2))
     descriptor = experiment_lib.dataset_info(cfg)
-    settings = experiment_lib.step_settings(cfg, descriptor)
-    assert (settings.oracle_pseudo_labels, settings.oracle_share) == (oracle, 0.25)
-    assert settings.unsup_rampup_steps == 0
-    settings = experiment_lib.step_settings(
-        config.replace(cfg, loss=dict(unsup_rampup_steps=150)), descriptor)
-    assert settings.unsup_rampup_steps == 150
-    fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor)
+    cfg = config.replace(cfg, model=dict(pseudoseg_heads=True))
+    task = experiment_lib.build_task(cfg, descriptor, pseudoseg=True)
+    options = {type(o).__name__: o for o in task.options}
+    oracle_option = options.get('OraclePseudoLabels')
+    assert ((oracle_option is not None,
+             oracle_option.share if oracle_option else 0.25) == (oracle, 0.25))
+    assert 'ConsistencyRampup' not in options
+    task = experiment_lib.build_task(
+        config.replace(cfg, loss=dict(unsup_rampup_steps=150)), descriptor,
+        pseudoseg=True)
+    rampup = [o for o in task.options if type(o).__name__ == 'ConsistencyRampup']
+    assert rampup[0].steps == 150
+    task = experiment_lib.build_task(cfg, descriptor, pseudoseg=True)
+    assert task.needs_unlabeled_masks() == oracle
+    fn = experiment_lib.unlabeled_dataset_fn(cfg, descriptor,
+                                             task.needs_unlabeled_masks())
     batch = next(iter(fn(tf.distribute.InputContext(), 0)))
     assert ('weak_label' in batch) == oracle
     if oracle:

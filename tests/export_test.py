@@ -8,8 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from core import config
-from core.serving import export
 from core.modeling import model as model_lib
+from core.serving import export
 
 _NUM_CLASSES = 4
 

@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from core import config
-from research import feature_probe
 from core.modeling import model as model_lib
+from research import feature_probe
 
 
 class CellLabelsTest(tf.test.TestCase):

@@ -5,8 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from core import config
-from core.pseudoseg import fusion
 from core import losses
+from core.pseudoseg import fusion
 
 
 def np_softmax(x):

@@ -1,5 +1,6 @@
 """Tests for datasets/input_pipeline.py on tiny records written to a temp dir."""
 
+import dataclasses
 import shutil
 import tempfile
 
@@ -161,7 +162,8 @@ class InputPipelineTest(tf.test.TestCase):
     no_jitter = config.StrongAugConfig(brightness=0.0, contrast=0.0,
                                        saturation=0.0, hue=0.0)
     dataset = input_pipeline.unlabeled_dataset(
-        self.train_files, 2, CROP, NUM_CLASSES, strong_cfg=no_jitter,
+        self.train_files, 2, CROP, NUM_CLASSES,
+        strong_aug=dataclasses.asdict(no_jitter),
         shuffle_buffer=8)
     batch = next(iter(dataset))
     kept = (batch['strong_valid'].numpy() > 0)

@@ -151,24 +151,6 @@ class SoftCrossEntropyTest(tf.test.TestCase):
         losses.soft_cross_entropy(logits, targets, big),
         losses.soft_cross_entropy(logits, targets, small[None]))
 
-  def test_kl_divergence(self):
-    rng = np.random.RandomState(3)
-    logits = rng.randn(1, 2, 3, 4).astype(np.float32)
-    targets = tf.nn.softmax(logits)
-    # Zero when the prediction matches the target.
-    self.assertAllClose(losses.kl_divergence(logits, targets), 0.0, atol=1e-6)
-    # KL = CE - H(targets); one-hot targets have entropy 0 (0 log 0 = 0).
-    onehot = tf.one_hot(rng.randint(0, 4, size=(1, 2, 3)), 4)
-    self.assertAllClose(losses.kl_divergence(logits, onehot),
-                        losses.soft_cross_entropy(logits, onehot), atol=1e-6)
-    # Hand case: target [1/2, 1/2], prediction [3/4, 1/4]:
-    # 1/2 ln((1/2)/(3/4)) + 1/2 ln((1/2)/(1/4)) = 1/2 (-0.405465 + 0.693147)
-    # = 0.143841.
-    logits = tf.constant([np.log(3.0), 0.0], shape=[1, 1, 1, 2])
-    self.assertAllClose(
-        losses.kl_divergence(logits, tf.fill([1, 1, 1, 2], 0.5)), 0.143841,
-        atol=1e-6)
-
 
 class MultilabelSigmoidCrossEntropyTest(tf.test.TestCase):
 

@@ -61,25 +61,6 @@ class ConfusionMatrixTest(tf.test.TestCase):
     cm = metrics.confusion_matrix([0, 2, 1, 0], [2, 0, 1, 0], 2)
     self.assertAllEqual(cm, [[1, 0], [0, 1]])
 
-  def test_streaming_accumulator(self):
-    rng = np.random.RandomState(1)
-    acc = metrics.ConfusionMatrix(4)
-    total = np.zeros((4, 4), np.int64)
-    for i in range(3):
-      labels = rng.randint(0, 4, size=(1, 5, 5))
-      labels[0, 0, :2] = 255
-      preds = rng.randint(0, 4, size=(1, 5, 5))
-      if i == 1:  # tf tensors are accepted too.
-        acc.update(tf.constant(labels), tf.constant(preds))
-      else:
-        acc.update(labels, preds)
-      total += _np_confusion(labels, preds, 4)
-    self.assertAllEqual(acc.result(), total)
-    acc.add(metrics.confusion_matrix(labels, preds, 4))
-    self.assertAllEqual(acc.result(), total + _np_confusion(labels, preds, 4))
-    acc.reset()
-    self.assertAllEqual(acc.result(), np.zeros((4, 4)))
-
   def test_absent_classes_are_excluded(self):
     # Class 2 appears nowhere: NaN, out of the mean. Class 1 is only predicted:
     # IoU 0 and in the mean. IoU_0 = 2 / (3 + 2 - 2) = 2/3; mean = (2/3 + 0) / 2.

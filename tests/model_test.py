@@ -9,8 +9,8 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from core.modeling import cam as cam_lib
 from core import config
+from core.modeling import cam as cam_lib
 from core.modeling import model as model_lib
 
 _CROP = 65
@@ -26,6 +26,11 @@ def _cfg(**overrides):
 def _shared_model():
   """An OS-16 model shared by the read-only tests (built once)."""
   return model_lib.build_model(_cfg(), _NUM_CLASSES, (_CROP, _CROP))
+
+
+def _times(keep):
+  """The perturbation that multiplies the ASPP output by `keep`."""
+  return lambda x: x * tf.constant(keep)
 
 
 def _images(batch=2, seed=0):
@@ -93,8 +98,7 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.named_parameters(
       ('no_such_level', 'mobilenet_v2', '7', "'7'"),
-      ('pooled_level', 'mobilenet_v3_small', '5', "'5'"),
-      ('not_a_number', 'mobilenet_v2', 'last', "'last'"))
+      ('pooled_level', 'mobilenet_v3_small', '5', "'5'"))
   def test_cam_level_rejects_what_is_not_a_feature_level(self, backbone,
                                                          level, named):
     with self.assertRaisesRegex(ValueError, 'cam_level %s .*%s' % (named,
@@ -206,12 +210,14 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllInRange(cam, 0.0, 1.0)
 
   def test_cam_classes_from_the_decoder(self):
-    # cam_class_min_share: the CAM keeps what the decoder's argmax picks on
+    # A function of the decoder's logits: the CAM keeps what its argmax picks on
     # enough valid pixels (cam.classes_from_logits), not the classifier's.
     model = _shared_model()
     valid = np.ones([2, _CROP, _CROP], np.float32)
     valid[1, :, _CROP // 2:] = 0.0
-    out = model(_images(), cam_class_min_share=0.1, attention_mask=valid)
+    out = model(_images(), attention_mask=valid,
+                cam_classes=functools.partial(cam_lib.classes_from_logits,
+                                              min_share=0.1))
     grid = out['logits'].shape[1:3]
     want = cam_lib.classes_from_logits(
         out['logits'], model_lib._downsample_mask(valid, grid), 0.1)
@@ -219,10 +225,10 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
     peak = out['cam'].numpy().max(axis=(1, 2))
     self.assertAllEqual(peak[want.numpy() == 0],
                         np.zeros(int((want.numpy() == 0).sum())))
-    # Given classes win over the share.
+    # Given classes are kept as they are.
     given = tf.constant([[1., 0., 0., 1.], [0., 1., 0., 0.]])
-    self.assertAllEqual(model(_images(), cam_classes=given,
-                              cam_class_min_share=0.1)['cam_classes'], given)
+    self.assertAllEqual(model(_images(), cam_classes=given)['cam_classes'],
+                        given)
 
   def test_predicted_cam_classes_follow_threshold(self):
     model = _shared_model()
@@ -294,9 +300,9 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(infer(dropout_seed=tf.constant([1, 2]))['logits'],
                         infer(dropout_seed=tf.constant([1, 3]))['logits'])
 
-  def test_feature_keep_perturbs_only_the_decoder(self):
+  def test_decoder_perturbation_perturbs_only_the_decoder(self):
     # Training mode (at initialisation the ASPP output is ~0 in inference mode),
-    # no dropout, so that every difference comes from feature_keep.
+    # no dropout, so that every difference comes from the perturbation.
     model = model_lib.build_model(_cfg(aspp_dropout=0.0, cls_dropout=0.0),
                                   _NUM_CLASSES, (_CROP, _CROP))
     images = _images()
@@ -305,10 +311,10 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
                             cam_classes=cam_classes)
     base = run()
     keep = np.ones([2, 1, 1, model.config.aspp_filters], np.float32)
-    self.assertAllClose(run(feature_keep=tf.constant(keep))['logits'],
+    self.assertAllClose(run(decoder_perturbation=_times(keep))['logits'],
                         base['logits'])
     keep[1, ..., ::2] = 0.0  # Image 1 loses half its ASPP channels.
-    out = run(feature_keep=tf.constant(keep))
+    out = run(decoder_perturbation=_times(keep))
     self.assertNotAllClose(out['logits'][1], base['logits'][1])
     for name in ('cls_logits', 'cam', 'sgc_logits'):
       self.assertAllClose(out[name], base[name], msg=name)

@@ -25,6 +25,31 @@ def random_image(seed, height=24, width=28, low=0.0, high=1.0):
   return rng.uniform(low, high, (height, width, 3)).astype(np.float32)
 
 
+def colour_and_gray_image(seed, height=12, width=10):
+  """Random colours of mid saturation and value, and a few gray rows.
+
+  Saturation in [0.3, 0.6] and value in [0.4, 0.9], so that no jitter of
+  saturation (x [0.5, 1.5]) or hue clips, and every hue is well defined.
+
+  Returns:
+    ([height, width, 3] float32 image, [height, width] bool, True on gray).
+  """
+  rng = np.random.RandomState(seed)
+  hsv = np.stack([rng.uniform(0.0, 1.0, (height, width)),
+                  rng.uniform(0.3, 0.6, (height, width)),
+                  rng.uniform(0.4, 0.9, (height, width))], -1)
+  image = tf.image.hsv_to_rgb(hsv.astype(np.float32)).numpy()
+  gray = np.zeros((height, width), bool)
+  gray[:3] = True
+  image[gray] = rng.uniform(0.1, 0.9, (gray.sum(), 1))
+  return image, gray
+
+
+def hue_gap(hue, reference):
+  """The hue turn from `reference` to `hue`, in turns in [-0.5, 0.5)."""
+  return (hue - reference + 0.5) % 1.0 - 0.5
+
+
 class ColorJitterTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.named_parameters(*_MODES)
@@ -44,29 +69,76 @@ class ColorJitterTest(tf.test.TestCase, parameterized.TestCase):
       self.assertLessEqual(out.max(), 1.0)
       self.assertGreater(np.abs(out - image).max(), 1e-3)
 
-  def test_brightness_only_is_additive_within_range(self):
-    image = random_image(2, low=0.3, high=0.7)
-    for s in range(5):
+  def test_brightness_only_adds_one_delta_drawn_in_range(self):
+    image = random_image(2, low=0.3, high=0.7)  # No clipping at +-0.2.
+    deltas = []
+    for s in range(20):
       out = strong.color_jitter(image, brightness=0.2, contrast=0.0,
                                 saturation=0.0, hue=0.0, seed=s).numpy()
       delta = out - image
       self.assertAllClose(delta, np.full_like(delta, delta.mean()), atol=1e-6)
-      self.assertLessEqual(abs(delta.mean()), 0.2)
+      deltas.append(delta.mean())
+    # Each draw in [-0.2, 0.2]; over the seeds, both signs, most of the range.
+    self.assertLessEqual(np.abs(deltas).max(), 0.2 + 1e-6)
+    self.assertLess(min(deltas), -0.1)
+    self.assertGreater(max(deltas), 0.1)
 
-  def test_contrast_only_keeps_channel_means(self):
-    image = random_image(3, low=0.4, high=0.6)
-    for s in range(5):
+  def test_contrast_only_scales_the_spread_by_one_factor_in_range(self):
+    image = random_image(3, low=0.4, high=0.6)  # No clipping at factor 1.5.
+    centred = image - image.mean((0, 1))
+    factors = []
+    for s in range(20):
       out = strong.color_jitter(image, brightness=0.0, contrast=0.5,
                                 saturation=0.0, hue=0.0, seed=s).numpy()
+      # Channel means stay; deviations from them scale by one factor.
       self.assertAllClose(out.mean((0, 1)), image.mean((0, 1)), atol=1e-5)
-      factor = (out - out.mean((0, 1))) / (image - image.mean((0, 1)))
-      self.assertBetween(float(np.median(factor)), 0.5, 1.5)
+      out_centred = out - out.mean((0, 1))
+      factor = np.sum(out_centred * centred) / np.sum(centred * centred)
+      self.assertAllClose(out_centred, factor * centred, atol=1e-5)
+      factors.append(factor)
+    self.assertBetween(min(factors), 0.5 - 1e-5, 0.8)
+    self.assertBetween(max(factors), 1.2, 1.5 + 1e-5)
 
-  def test_hue_only_keeps_gray_pixels(self):
-    image = np.full((4, 4, 3), 0.3, np.float32)
-    out = strong.color_jitter(image, brightness=0.0, contrast=0.0,
-                              saturation=0.0, hue=0.25, seed=1)
-    self.assertAllClose(out, image, atol=1e-6)
+  def test_saturation_only_scales_chroma_and_keeps_gray_pixels(self):
+    image, gray = colour_and_gray_image(seed=10)
+    hsv = tf.image.rgb_to_hsv(image).numpy()
+    colour = ~gray
+    factors = []
+    for s in range(20):
+      out = strong.color_jitter(image, brightness=0.0, contrast=0.0,
+                                saturation=0.5, hue=0.0, seed=s).numpy()
+      self.assertAllClose(out[gray], image[gray], atol=1e-6)
+      out_hsv = tf.image.rgb_to_hsv(out).numpy()
+      # Value and hue stay; saturation (chroma / value) scales by one factor.
+      self.assertAllClose(out_hsv[..., 2], hsv[..., 2], atol=1e-5)
+      self.assertAllClose(hue_gap(out_hsv[colour, 0], hsv[colour, 0]),
+                          np.zeros(colour.sum()), atol=1e-4)
+      ratio = out_hsv[colour, 1] / hsv[colour, 1]
+      self.assertAllClose(ratio, np.full_like(ratio, np.median(ratio)),
+                          atol=1e-4)
+      factors.append(float(np.median(ratio)))
+    self.assertBetween(min(factors), 0.5 - 1e-4, 0.8)
+    self.assertBetween(max(factors), 1.2, 1.5 + 1e-4)
+
+  def test_hue_only_rotates_hue_and_keeps_gray_pixels(self):
+    image, gray = colour_and_gray_image(seed=11)
+    hsv = tf.image.rgb_to_hsv(image).numpy()
+    colour = ~gray
+    shifts = []
+    for s in range(20):
+      out = strong.color_jitter(image, brightness=0.0, contrast=0.0,
+                                saturation=0.0, hue=0.25, seed=s).numpy()
+      self.assertAllClose(out[gray], image[gray], atol=1e-6)
+      out_hsv = tf.image.rgb_to_hsv(out).numpy()
+      # Saturation and value stay; every hue turns by the same shift.
+      self.assertAllClose(out_hsv[colour, 1:], hsv[colour, 1:], atol=1e-5)
+      shift = hue_gap(out_hsv[colour, 0], hsv[colour, 0])
+      self.assertAllClose(shift, np.full_like(shift, np.median(shift)),
+                          atol=1e-4)
+      shifts.append(float(np.median(shift)))
+    self.assertLessEqual(np.abs(shifts).max(), 0.25 + 1e-4)
+    self.assertLess(min(shifts), -0.1)
+    self.assertGreater(max(shifts), 0.1)
 
   def test_same_seed_same_result_and_seed_matters(self):
     image = random_image(4)

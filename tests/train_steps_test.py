@@ -1,6 +1,7 @@
-"""Tests for core/train_steps.py on random tiny batches (smoke model, 65 px)."""
+"""Tests for the tasks' steps (core/tasks/) on random tiny batches (smoke model, 65 px)."""
 
 import dataclasses
+import functools
 
 from absl.testing import parameterized
 import numpy as np
@@ -8,9 +9,14 @@ import tensorflow as tf
 
 from core import config
 from core import losses
+from core.modeling import cam as cam_lib
 from core.modeling import model as model_lib
-from core import train_steps
+from core.tasks.options import base as options_base
+from core.tasks.options import cutmix as cutmix_option
+from core.tasks import pseudoseg as pseudoseg_task
+from core.tasks import supervised
 from core.training import trainer
+from research import pseudo_label_options
 
 _CROP = 65
 _NUM_CLASSES = 5
@@ -63,7 +69,42 @@ def _unlabeled_batch(batch=2, seed=1, strong_valid=1.0, has_labels=False):
 
 
 def _settings(**kwargs):
-  return train_steps.StepSettings(num_classes=_NUM_CLASSES, **kwargs)
+  """Settings of a step, by flag name (core.config.override)."""
+  return kwargs
+
+
+def _task_config(model, settings):
+  cfg = dataclasses.replace(config.smoke(), model=model.config)
+  return config.override(cfg, **settings)
+
+
+def _pseudoseg_task(model, settings):
+  """The PseudoSeg task of `settings` (a dict) around `model`, state built."""
+  task = pseudoseg_task.PseudoSegTask(_task_config(model, settings),
+                                      _NUM_CLASSES)
+  task.build_state(model)
+  return task
+
+
+def _pseudoseg_step(model, optimizer, batch, settings):
+  return _pseudoseg_task(model, settings).train_step(model, optimizer, batch)
+
+
+def _supervised_step(model, optimizer, batch, settings):
+  task = supervised.SupervisedTask(_task_config(model, settings), _NUM_CLASSES)
+  return task.train_step(model, optimizer, batch)
+
+
+def _make_pseudo_labels(model, weak_image, weak_valid, settings):
+  """The teacher pass of `model` on weak views and its fused pseudo label."""
+  task = _pseudoseg_task(model, settings)
+  ctx = options_base.StepContext(None, None, None, {
+      'weak_image': weak_image, 'weak_valid': weak_valid})
+  return task.teacher_pass(
+      model, ctx, training=task.cfg.pseudo_label.teacher_training_mode)
+
+
+_SCORES = pseudo_label_options.PseudoLabelScores.metric_names
 
 
 def _snapshot(variables):
@@ -79,9 +120,9 @@ class SupervisedStepTest(tf.test.TestCase):
   def test_one_step_is_finite_counts_and_changes_weights(self):
     model, optimizer = _build(pseudoseg_heads=False)
     before = _snapshot(model.trainable_variables)
-    out = train_steps.supervised_step(model, optimizer, _labeled_batch(),
+    out = _supervised_step(model, optimizer, _labeled_batch(),
                                       _settings())
-    self.assertCountEqual(out, train_steps.SUPERVISED_METRICS)
+    self.assertCountEqual(out, supervised.METRICS)
     for name, value in out.items():
       self.assertTrue(np.isfinite(value.numpy()), msg=name)
     self.assertGreater(float(out['sup_loss']), 0.0)
@@ -102,7 +143,7 @@ class SupervisedStepTest(tf.test.TestCase):
 
     @tf.function
     def step():
-      return train_steps.supervised_step(model, optimizer, batch, settings)
+      return _supervised_step(model, optimizer, batch, settings)
 
     sup = [float(step()['sup_loss']) for _ in range(35)]
     self.assertTrue(np.all(np.isfinite(sup)))
@@ -122,9 +163,9 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
     before = _snapshot(model.trainable_variables)
     batch = {'labeled': _labeled_batch(),
              'unlabeled': _unlabeled_batch(has_labels=use_image_labels)}
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer, batch, _settings(use_image_labels=use_image_labels))
-    self.assertCountEqual(out, train_steps.PSEUDOSEG_METRICS)
+    self.assertCountEqual(out, pseudoseg_task.METRICS)
     for name, value in out.items():
       self.assertTrue(np.isfinite(value.numpy()), msg=name)
     for name in ('sup_loss', 'sgc_loss', 'cls_loss', 'unsup_loss'):
@@ -157,7 +198,7 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
       settings = _settings(use_image_labels=weakly, teacher_training_mode=False)
       # Dropout in the classifier: compare with the same op seeds.
       tf.random.set_seed(0)
-      cls[weakly] = float(train_steps.pseudoseg_step(
+      cls[weakly] = float(_pseudoseg_step(
           model, optimizer, batch, settings)['cls_loss'])
     self.assertNotAllClose(cls[False], cls[True])
 
@@ -171,7 +212,9 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
     unl = _unlabeled_batch(has_labels=False)
     share = 0.05
     decoder_classes = model(
-        unl['weak_image'], cam_class_min_share=share,
+        unl['weak_image'],
+        cam_classes=functools.partial(cam_lib.classes_from_logits,
+                                      min_share=share),
         attention_mask=unl['weak_valid'])['cam_classes']
     self.assertGreater(float(tf.reduce_sum(decoder_classes)), 0.0)
 
@@ -179,7 +222,7 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
       for v, w in zip(model.variables, weights):
         v.assign(w)
       optimizer.iterations.assign(0)  # The same step seeds.
-      return train_steps.pseudoseg_step(
+      return _pseudoseg_step(
           model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unlabeled},
           _settings(teacher_training_mode=False, **kwargs))
 
@@ -188,7 +231,7 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
                       has_class_labels=tf.fill([2], True)),
                  use_image_labels=True)
     semi = step(unl)
-    for name in train_steps.PSEUDOSEG_METRICS:
+    for name in pseudoseg_task.METRICS:
       self.assertAllClose(ours[name], given[name], msg=name)
     self.assertNotAllClose(ours['cls_loss'], semi['cls_loss'])
 
@@ -196,7 +239,7 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
     model, optimizer = _build()
     batch = {'labeled': _labeled_batch(),
              'unlabeled': _unlabeled_batch(strong_valid=0.0)}
-    out = train_steps.pseudoseg_step(model, optimizer, batch, _settings())
+    out = _pseudoseg_step(model, optimizer, batch, _settings())
     self.assertEqual(float(out['unsup_loss']), 0.0)
     self.assertEqual(float(out['pixels_used']), 0.0)
     self.assertEqual(float(out['pseudo_confidence']), 0.0)
@@ -207,7 +250,7 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
   def test_confidence_threshold_drops_pixels(self):
     model, optimizer = _build()
     batch = {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()}
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer, batch, _settings(confidence_threshold=1.0))
     # No sharpened pseudo label is (numerically) one-hot on an untrained model.
     self.assertLess(float(out['pixels_used']), 1.0)
@@ -220,7 +263,7 @@ class PseudoSegStepTest(tf.test.TestCase, parameterized.TestCase):
                                                 [5, 5])
     with tf.GradientTape(persistent=True) as tape:
       tape.watch(weak)
-      outputs, pseudo, weight = train_steps.make_pseudo_labels(
+      outputs, pseudo, weight = _make_pseudo_labels(
           model, weak, unl['weak_valid'], _settings())
       unsup = losses.soft_cross_entropy(student_logits, pseudo, weight)
       # Control: the teacher's own logits do depend on the weak image.
@@ -240,21 +283,27 @@ class PseudoSegOptionsTest(tf.test.TestCase):
   def test_ema_teacher_makes_the_labels_and_follows_the_model(self):
     model, optimizer = _build()
     tf.keras.utils.set_random_seed(7)
-    teacher, _ = _build()  # Other initial weights than the model's.
+    other, _ = _build()  # Other initial weights than the model's.
     tf.random.set_seed(None)
-    settings = _settings(ema_decay=0.99, teacher_training_mode=False)
+    settings = _settings(ema_decay=0.99, teacher_training_mode=False,
+                         score_pseudo_labels=True)
+    task = _pseudoseg_task(model, settings)
+    teacher = task.teacher(model)
+    self.assertIsNot(teacher, model)
+    for t, o in zip(teacher.variables, other.variables):
+      t.assign(o)
     unl = _unlabeled_batch()
     unl['weak_label'] = _labels(2, seed=4)
-    outputs, pseudo, _ = train_steps.make_pseudo_labels(
-        teacher, unl['weak_image'], unl['weak_valid'], settings)
-    expected = train_steps.score_pseudo_labels(outputs, pseudo,
-                                               unl['weak_label'], settings)
+    outputs, pseudo, _ = _make_pseudo_labels(
+        teacher, unl['weak_image'], unl['weak_valid'],
+        _settings(teacher_training_mode=False))
+    expected = pseudo_label_options.score_pseudo_labels(
+        outputs, pseudo, unl['weak_label'], _NUM_CLASSES)
     teacher_before = _snapshot(teacher.variables)
-    out = train_steps.pseudoseg_step(
-        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
-        settings, teacher=teacher)
+    out = task.train_step(
+        model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl})
     # The pseudo labels (and their scores) are the teacher's, before its update.
-    for name in train_steps.PSEUDO_LABEL_SCORES:
+    for name in _SCORES:
       self.assertAllClose(out[name], expected[name], msg=name)
     # After the model's update every teacher variable, batch-norm statistics
     # included, is d * teacher + (1 - d) * model, d = (1 + 1) / (10 + 1).
@@ -267,7 +316,7 @@ class PseudoSegOptionsTest(tf.test.TestCase):
     model, optimizer = _build()
     before = _snapshot(model.trainable_variables)
     unl = _unlabeled_batch(batch=3, has_labels=True)
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
         _settings(cutmix=True, use_image_labels=True))
     for name, value in out.items():
@@ -279,7 +328,7 @@ class PseudoSegOptionsTest(tf.test.TestCase):
   def test_feature_dropout_step_is_finite_and_trains(self):
     model, optimizer = _build()
     before = _snapshot(model.trainable_variables)
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer,
         {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()},
         _settings(feature_dropout=0.5, cutmix=True))
@@ -301,8 +350,9 @@ class PseudoSegOptionsTest(tf.test.TestCase):
         [4, 16, 16, 2])
     weight = values[:, None, None] * tf.ones([4, 16, 16])
     settings = _settings(cutmix=True, cutmix_area=0.5)
-    mixed, mixed_pseudo, mixed_weight = train_steps.cutmix_unlabeled(
-        unl, pseudo, weight, tf.constant([3, 9], tf.int64), settings)
+    mixed, mixed_pseudo, mixed_weight = cutmix_option.cutmix_unlabeled(
+        unl, pseudo, weight, tf.constant([3, 9], tf.int64),
+        settings['cutmix_area'])
     self.assertAllEqual(mixed['strong_valid'], mixed['strong_image'][..., 0])
     self.assertAllEqual(mixed_weight, tf.cast(tf.argmax(mixed_pseudo, -1),
                                               tf.float32))
@@ -332,7 +382,7 @@ class UnsupRampupTest(tf.test.TestCase):
       else:
         first_weights = model.get_weights()
       optimizer.iterations.assign(step)
-      outs.append(train_steps.pseudoseg_step(model, optimizer, batch, settings))
+      outs.append(_pseudoseg_step(model, optimizer, batch, settings))
       outs[-1]['weights'] = model.get_weights()
     return outs
 
@@ -347,7 +397,7 @@ class UnsupRampupTest(tf.test.TestCase):
         ramped['cls_loss'] + 2.0 * np.exp(-5.0) * ramped['unsup_loss'] +
         ramped['reg_loss'])
     # The same update as a fixed weight of 2·e^-5.
-    for name in train_steps.PSEUDOSEG_METRICS:
+    for name in pseudoseg_task.METRICS:
       self.assertAllClose(ramped[name], plain[name], msg=name)
     for a, b in zip(ramped['weights'], plain['weights']):
       self.assertAllClose(a, b, atol=1e-6)
@@ -373,9 +423,9 @@ class StepSeedTest(tf.test.TestCase, parameterized.TestCase):
     settings = _settings(seed=seed)
     if pseudoseg:
       batch = {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()}
-      train_steps.pseudoseg_step(model, optimizer, batch, settings)
+      _pseudoseg_step(model, optimizer, batch, settings)
     else:
-      train_steps.supervised_step(model, optimizer, _labeled_batch(), settings)
+      _supervised_step(model, optimizer, _labeled_batch(), settings)
     return _snapshot(model.variables)
 
   @parameterized.named_parameters(('supervised', False), ('pseudoseg', True))
@@ -403,8 +453,8 @@ class ScorePseudoLabelsTest(tf.test.TestCase):
         'sgc_logits': one_hot([[0, 0], [0, 0]]),   # Background everywhere.
     }
     pseudo = one_hot([[0, 1], [1, 1]])             # Class 2 taken for 1.
-    scores = train_steps.score_pseudo_labels(teacher, pseudo, weak_label,
-                                             train_steps.StepSettings(3))
+    scores = pseudo_label_options.score_pseudo_labels(teacher, pseudo,
+                                                      weak_label, 3)
     self.assertAllClose(scores['decoder_miou'], 1.0)
     # SGC: IoU_0 = 1/3, IoU_1 = IoU_2 = 0.
     self.assertAllClose(scores['sgc_miou'], 1.0 / 9.0)
@@ -415,12 +465,12 @@ class ScorePseudoLabelsTest(tf.test.TestCase):
     model, optimizer = _build()
     unl = _unlabeled_batch()
     unl['weak_label'] = _labels(2, seed=4)
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
-        _settings())
-    self.assertCountEqual(out, train_steps.PSEUDOSEG_METRICS +
-                          train_steps.PSEUDO_LABEL_SCORES)
-    for name in train_steps.PSEUDO_LABEL_SCORES:
+        _settings(score_pseudo_labels=True))
+    self.assertCountEqual(out, pseudoseg_task.METRICS +
+                          _SCORES)
+    for name in _SCORES:
       self.assertBetween(float(out[name]), 0.0, 1.0, msg=name)
 
 
@@ -433,11 +483,10 @@ class OraclePseudoLabelsTest(tf.test.TestCase):
 
   def _oracle(self, chosen):
     """Two images of the same mask and teacher label."""
-    return train_steps.oracle_pseudo_labels(
+    return pseudo_label_options.oracle_pseudo_labels(
         tf.constant(np.stack([self._MASK] * 2)[..., None], tf.int32),
         tf.constant(np.stack([self._TEACHER] * 2)),
-        tf.constant([[[1.0, 0.5], [0.5, 1.0]]] * 2), tf.constant(chosen),
-        train_steps.StepSettings(3))
+        tf.constant([[[1.0, 0.5], [0.5, 1.0]]] * 2), tf.constant(chosen), 3)
 
   def test_hand_computed_one_hot_and_weight(self):
     pseudo, weight = self._oracle([True, True])
@@ -454,19 +503,19 @@ class OraclePseudoLabelsTest(tf.test.TestCase):
 
   def test_oracle_images_share_and_seed(self):
     seed = tf.constant([3, 7], tf.int64)
-    self.assertFalse(np.any(train_steps.oracle_images(100, 0.0, seed)))
-    self.assertTrue(np.all(train_steps.oracle_images(100, 1.0, seed)))
-    draw = train_steps.oracle_images(10000, 0.3, seed)
+    self.assertFalse(np.any(pseudo_label_options.oracle_images(100, 0.0, seed)))
+    self.assertTrue(np.all(pseudo_label_options.oracle_images(100, 1.0, seed)))
+    draw = pseudo_label_options.oracle_images(10000, 0.3, seed)
     self.assertBetween(float(np.mean(draw)), 0.28, 0.32)
-    self.assertAllEqual(draw, train_steps.oracle_images(10000, 0.3, seed))
+    self.assertAllEqual(draw, pseudo_label_options.oracle_images(10000, 0.3, seed))
 
   def test_step_trains_on_the_masks(self):
     model, optimizer = _build()
     unl = _unlabeled_batch()
     unl['weak_label'] = _labels(2, seed=4)  # Top 3 of 65 rows ignored.
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
-        _settings(oracle_pseudo_labels=True))
+        _settings(oracle_pseudo_labels=True, score_pseudo_labels=True))
     # One-hot labels: full confidence; the ignored rows drop out of the loss.
     self.assertAllClose(out['pseudo_confidence'], 1.0)
     self.assertBetween(float(out['pixels_used']), 0.85, 0.99)
@@ -483,23 +532,24 @@ class OraclePseudoLabelsTest(tf.test.TestCase):
     model, optimizer = _build()
     model_p, optimizer_p = _build()
     model_p.set_weights(model.get_weights())
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer, batch,
-        _settings(oracle_pseudo_labels=True, oracle_share=0.0))
+        _settings(oracle_pseudo_labels=True, oracle_share=0.0,
+                  score_pseudo_labels=True))
     # The trained-on label is the fused one, on every pixel (ignored rows too) ...
     self.assertAllClose(out['target_miou'], out['pseudo_miou'])
     self.assertLess(float(out['pseudo_confidence']), 1.0)
     self.assertAllClose(out['pixels_used'], 1.0)
     # ... and the step is PseudoSeg's own.
-    ref = train_steps.pseudoseg_step(model_p, optimizer_p, batch, _settings())
-    for name in train_steps.PSEUDOSEG_METRICS:
+    ref = _pseudoseg_step(model_p, optimizer_p, batch, _settings())
+    for name in pseudoseg_task.METRICS:
       self.assertAllClose(out[name], ref[name], msg=name)
 
   def test_all_ignored_masks_give_no_consistency_loss(self):
     model, optimizer = _build()
     unl = _unlabeled_batch()
     unl['weak_label'] = tf.fill([2, _CROP, _CROP, 1], 255)
-    out = train_steps.pseudoseg_step(
+    out = _pseudoseg_step(
         model, optimizer, {'labeled': _labeled_batch(), 'unlabeled': unl},
         _settings(oracle_pseudo_labels=True))
     self.assertEqual(float(out['unsup_loss']), 0.0)
@@ -508,7 +558,7 @@ class OraclePseudoLabelsTest(tf.test.TestCase):
   def test_step_without_masks_says_so(self):
     model, optimizer = _build()
     with self.assertRaisesRegex(ValueError, 'oracle_pseudo_labels needs'):
-      train_steps.pseudoseg_step(
+      _pseudoseg_step(
           model, optimizer,
           {'labeled': _labeled_batch(), 'unlabeled': _unlabeled_batch()},
           _settings(oracle_pseudo_labels=True))

@@ -19,10 +19,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core import config
-from core import train_steps
-from core.training import trainer
 from cli import experiment_lib
+from core import config
+from core.tasks import options  # pylint: disable=unused-import
+from core.tasks.options import base as options_base
+from core.tasks import supervised
+from core.training import trainer
 
 
 def _smoke_cfg(records, model_dir, train_steps=4):
@@ -42,7 +44,7 @@ def _supervised_loop(cfg, start_steps, image_summary_fn=None):
   trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
   model, optimizer = experiment_lib.build_model_and_optimizer(
       cfg, strategy, descriptor.num_classes)
-  settings = experiment_lib.step_settings(cfg, descriptor)
+  task = experiment_lib.build_task(cfg, descriptor, pseudoseg=False)
   labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)
 
   def dataset_fn(ctx, start_step):
@@ -50,7 +52,7 @@ def _supervised_loop(cfg, start_steps, image_summary_fn=None):
     return labeled_fn(ctx, start_step)
 
   def step_fn(batch):
-    return train_steps.supervised_step(model, optimizer, batch, settings)
+    return task.train_step(model, optimizer, batch)
 
   loop = trainer.TrainLoop(strategy, model, optimizer, step_fn, dataset_fn,
                            cfg.train.model_dir, cfg.train,
@@ -70,7 +72,7 @@ class ResumeTest(tf.test.TestCase):
     first_starts = []
     cfg = _smoke_cfg(self.records, model_dir, train_steps=2)
     loop, model, optimizer = _supervised_loop(cfg, first_starts)
-    last = loop.run(train_steps.SUPERVISED_METRICS)
+    last = loop.run(supervised.METRICS)
     self.assertEqual(first_starts, [0])
     self.assertEqual(int(optimizer.iterations.numpy()), 2)
     self.assertTrue(np.isfinite(last['loss']))
@@ -87,7 +89,7 @@ class ResumeTest(tf.test.TestCase):
     for before, v in zip(saved, model.trainable_variables):
       self.assertAllEqual(before, v.numpy(), msg=v.name)
     with self.assertLogs('absl', level='INFO') as logs:
-      last = loop.run(train_steps.SUPERVISED_METRICS)
+      last = loop.run(supervised.METRICS)
     text = '\n'.join(logs.output)
     self.assertRegex(text, r'Resumed from \S*ckpt-2 at step 2\.')
     self.assertIn('step 4/4', text)
@@ -100,7 +102,7 @@ class ResumeTest(tf.test.TestCase):
     # A third run with nothing left to do neither trains nor reads data.
     third_starts = []
     loop, _, optimizer = _supervised_loop(cfg, third_starts)
-    self.assertEqual(loop.run(train_steps.SUPERVISED_METRICS), {})
+    self.assertEqual(loop.run(supervised.METRICS), {})
     self.assertEqual(third_starts, [])
     self.assertEqual(int(optimizer.iterations.numpy()), 4)
 
@@ -116,7 +118,7 @@ class ResumeTest(tf.test.TestCase):
       return {'crop': batch['image']}
 
     loop, _, _ = _supervised_loop(cfg, [], image_summary_fn=pictures)
-    loop.run(train_steps.SUPERVISED_METRICS)
+    loop.run(supervised.METRICS)
     self.assertLen(calls, 1)
     self.assertEqual(loop._vis_fn.experimental_get_tracing_count(), 1)
     written = []
@@ -148,7 +150,7 @@ class LoadTrainedModelTest(tf.test.TestCase):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     cfg = _smoke_cfg(self.records, model_dir, train_steps=2)
     loop, model, _ = _supervised_loop(cfg, [])
-    loop.run(train_steps.SUPERVISED_METRICS)
+    loop.run(supervised.METRICS)
     loaded, loaded_cfg, num_classes, path = trainer.load_trained_model(model_dir)
     self.assertEqual(os.path.basename(path), 'ckpt-2')
     self.assertEqual(num_classes, self.records.num_classes)
@@ -235,11 +237,12 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     other = config.replace(cfg, pseudo_label={key: value})
     with self.assertRaisesRegex(ValueError, 'pseudo_label.%s: 0.0 \\(saved\\) '
                                 'vs %s \\(now\\), %s' % (key, value, what)):
-      trainer.check_model_dir(model_dir, other, 7)
+      trainer.check_model_dir(model_dir, other, 7,
+                              options_base.state_settings())
     # And vanishing.
     model_dir = self._dir_with_checkpoint(other, 7)
     with self.assertRaisesRegex(ValueError, 'pseudo_label.%s' % key):
-      trainer.check_model_dir(model_dir, cfg, 7)
+      trainer.check_model_dir(model_dir, cfg, 7, options_base.state_settings())
 
   def test_accepts_same_model_and_other_training_settings(self):
     cfg = config.smoke()

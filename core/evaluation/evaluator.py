@@ -12,8 +12,13 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from augment import weak
 from core.evaluation import metrics
+
+
+def _scaled_size(size, scale):
+  """[2] int32 size of an image of `size` resized by `scale` (at least 1)."""
+  scaled = tf.math.round(tf.cast(size, tf.float32) * scale)
+  return tf.maximum(tf.cast(scaled, tf.int32), 1)
 
 
 def predict_probabilities(model, images, scales=(1.0,), flip=False):
@@ -33,7 +38,7 @@ def predict_probabilities(model, images, scales=(1.0,), flip=False):
   for scale in scales:
     scaled = images
     if scale != 1.0:
-      scaled = tf.image.resize(images, weak.scaled_size(size, scale),
+      scaled = tf.image.resize(images, _scaled_size(size, scale),
                                method='bilinear')
     variants = [(scaled, False)] + ([(scaled[:, :, ::-1], True)] if flip else [])
     for inputs, flipped in variants:

@@ -4,9 +4,8 @@ Rows of every confusion matrix are the ground truth, columns the prediction:
 `cm[i, j]` counts pixels of true class i predicted as j.
 
 `confusion_matrix` and `mean_iou` are TF functions (usable inside `tf.function` /
-`strategy.run`);
-`ConfusionMatrix` accumulates matrices in numpy across evaluation batches, outside any
-graph; `iou_from_confusion` and `pixel_accuracy` turn a matrix into numbers.
+`strategy.run`); `iou_from_confusion` and `pixel_accuracy` turn a matrix (summed in
+numpy across evaluation batches) into numbers.
 """
 
 import numpy as np
@@ -37,59 +36,6 @@ def confusion_matrix(labels, predictions, num_classes, ignore_label=255):
   counts = tf.math.bincount(index, minlength=num_classes * num_classes,
                             maxlength=num_classes * num_classes, dtype=tf.int64)
   return tf.reshape(counts, [num_classes, num_classes])
-
-
-def _numpy_confusion_matrix(labels, predictions, num_classes, ignore_label):
-  """numpy twin of `confusion_matrix`, used by the accumulator."""
-  labels = np.asarray(labels).astype(np.int64).reshape(-1)
-  predictions = np.asarray(predictions).astype(np.int64).reshape(-1)
-  valid = ((labels != ignore_label) & (labels >= 0) & (labels < num_classes) &
-           (predictions >= 0) & (predictions < num_classes))
-  index = labels[valid] * num_classes + predictions[valid]
-  counts = np.bincount(index, minlength=num_classes * num_classes)
-  return counts.reshape(num_classes, num_classes).astype(np.int64)
-
-
-class ConfusionMatrix:
-  """Streaming confusion matrix in numpy (no Keras, no TF state).
-
-  Example:
-    cm = ConfusionMatrix(21)
-    for labels, preds in batches:
-      cm.update(labels, preds)
-    miou, per_class = iou_from_confusion(cm.result())
-  """
-
-  def __init__(self, num_classes, ignore_label=255):
-    self.num_classes = num_classes
-    self.ignore_label = ignore_label
-    self.reset()
-
-  def reset(self):
-    self._matrix = np.zeros((self.num_classes, self.num_classes), np.int64)
-
-  def update(self, labels, predictions):
-    """Adds a batch of labels and predictions (tf tensors or numpy arrays)."""
-    if isinstance(labels, tf.Tensor):
-      labels = labels.numpy()
-    if isinstance(predictions, tf.Tensor):
-      predictions = predictions.numpy()
-    self._matrix += _numpy_confusion_matrix(labels, predictions,
-                                            self.num_classes, self.ignore_label)
-
-  def add(self, matrix):
-    """Adds an already computed [C, C] matrix (e.g. from `confusion_matrix`)."""
-    if isinstance(matrix, tf.Tensor):
-      matrix = matrix.numpy()
-    matrix = np.asarray(matrix, np.int64)
-    if matrix.shape != self._matrix.shape:
-      raise ValueError(f'Expected a matrix of shape {self._matrix.shape}, got '
-                       f'{matrix.shape}.')
-    self._matrix += matrix
-
-  def result(self):
-    """Returns a copy of the accumulated [C, C] int64 numpy matrix."""
-    return self._matrix.copy()
 
 
 def iou_from_confusion(cm):

@@ -30,9 +30,8 @@ from official.vision.modeling.backbones import resnet_deeplab
 from official.vision.modeling.decoders import aspp
 from official.vision.modeling.heads import segmentation_heads
 
-from augment import weak
-from core.modeling import cam as cam_lib
 from core import config as config_lib
+from core.modeling import cam as cam_lib
 from core.modeling import sgc as sgc_lib
 
 # Model Garden normalises images in [0, 1] with these (preprocess_ops
@@ -53,8 +52,20 @@ _RESNET_MULTIGRID = (1, 2, 4)
 _LOW_LEVEL = 2  # Stride-4 endpoint fused by the decoder.
 
 
-def _build_backbone(cfg, regularizer):
+def kernel_regularizer(cfg):
+  """The L2 regularizer of every conv kernel, or None without weight decay.
+
+  Keras l2(x) adds x * sum(w^2); TF1 slim's l2_regularizer(x) and Model Garden
+  (l2(weight_decay / 2)) add weight_decay * sum(w^2) / 2. We follow them so that
+  weight_decay means the same as in the official code.
+  """
+  return (tf.keras.regularizers.l2(cfg.weight_decay / 2.0)
+          if cfg.weight_decay else None)
+
+
+def build_backbone(cfg):
   """Returns the Model Garden backbone named by `cfg.backbone`."""
+  regularizer = kernel_regularizer(cfg)
   if cfg.backbone in _MOBILENETS:
     return mobilenet.MobileNet(
         model_id=_MOBILENETS[cfg.backbone],
@@ -156,6 +167,13 @@ def channel_dropout_mask(perturbed, channels, rate, seed):
   return perturbed * dropped + (1.0 - perturbed)
 
 
+def _dropout_seed(seed):
+  """[2] int64 stateless seed: `seed`, or one drawn from the global generator."""
+  if seed is None:
+    return tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int64)
+  return tf.cast(tf.reshape(seed, [2]), tf.int64)
+
+
 def _downsample_mask(mask, size):
   """[B, H, W] valid mask -> [B, h, w]: 1 where over half the cell is valid."""
   mask = tf.cast(mask, tf.float32)[..., tf.newaxis]
@@ -176,12 +194,15 @@ class PseudoSegModel(tf.keras.Model):
       resized to F's grid, are the SGC's queries and keys.
   """
 
-  def __init__(self, cfg: config_lib.ModelConfig, num_classes: int, **kwargs):
-    """Creates the layers; call `build_model` to get a built model.
+  def __init__(self, cfg: config_lib.ModelConfig, num_classes: int,
+               backbone: tf.keras.Model, **kwargs):
+    """Creates the layers around `backbone`; `build_model` builds them all.
 
     Args:
       cfg: the model configuration.
       num_classes: C, number of classes including background.
+      backbone: a Model Garden backbone (`build_backbone(cfg)`), returning a
+        dict of endpoints keyed by level, at `cfg.output_stride`.
       **kwargs: forwarded to `tf.keras.Model`.
     """
     super().__init__(**kwargs)
@@ -190,13 +211,9 @@ class PseudoSegModel(tf.keras.Model):
           f'output_stride must be 8 or 16, got {cfg.output_stride}.')
     self._cfg = cfg
     self._num_classes = num_classes
-    # Keras l2(x) adds x * sum(w^2); TF1 slim's l2_regularizer(x) and Model
-    # Garden (l2(weight_decay / 2)) add weight_decay * sum(w^2) / 2. We follow
-    # them so that weight_decay means the same as in the official code.
-    regularizer = (tf.keras.regularizers.l2(cfg.weight_decay / 2.0)
-                   if cfg.weight_decay else None)
+    regularizer = kernel_regularizer(cfg)
     level = int(math.log2(cfg.output_stride))
-    self.backbone = _build_backbone(cfg, regularizer)
+    self.backbone = backbone
     # Model Garden's ASPP ends with an unseeded Keras dropout, which made two
     # runs with the same --seed differ; it is off, and call() applies the same
     # dropout (cfg.aspp_dropout) to the ASPP output from `dropout_seed`.
@@ -250,30 +267,28 @@ class PseudoSegModel(tf.keras.Model):
     return self.backbone(x, training=training)
 
   def call(self, images, training=False, cam_classes=None,
-           attention_mask=None, feature_keep=None, dropout_seed=None,
-           cam_class_min_share=None):
+           attention_mask=None, decoder_perturbation=None, dropout_seed=None):
     """Runs the network.
 
     Args:
       images: [batch, height, width, 3] float in [0, 1].
       training: bool, batch-norm and dropout mode.
-      cam_classes: optional [batch, num_classes - 1] float multi-hot (no
-        background) of the classes whose CAM is kept (weakly-labeled mode).
+      cam_classes: the classes whose CAM is kept: an optional [batch,
+        num_classes - 1] float multi-hot (no background; the weakly-labeled
+        mode), or a function `fn(logits, valid)` of the decoder's logits and
+        its grid's valid mask giving one (e.g. `cam.classes_from_logits`).
         None: the classifier's own predictions, sigmoid(cls_logits) >=
-        cam_threshold, detached; or with `cam_class_min_share`, the decoder's.
+        cam_threshold, detached.
       attention_mask: optional [batch, height, width] float, 1 at valid
         pixels (padding and cutout 0); masked out of the SGC attention.
-      feature_keep: optional [batch, 1, 1, aspp_filters] float multiplier of
-        the ASPP output before the decoder head (`channel_dropout_mask`); the
-        classifier, CAM and SGC do not see it.
+      decoder_perturbation: optional function applied to the ASPP output
+        [batch, h, w, aspp_filters] before the decoder head (a perturbation of
+        the student, e.g. feature dropout); the classifier, CAM and SGC do not
+        see it.
       dropout_seed: optional [2] int stateless seed of the training-mode
         dropout (ASPP output, classifier input): the training steps pass one
         per step and replica, so that runs repeat and resumed runs continue
         exactly; None draws one from the global generator.
-      cam_class_min_share: optional float in (0, 1] (ours): when cam_classes
-        is None, keep the classes that the decoder's argmax picks on at least
-        this share of the valid pixels (cam.classes_from_logits) instead of
-        the classifier's predictions.
 
     Returns:
       A dict of float32 tensors:
@@ -289,12 +304,11 @@ class PseudoSegModel(tf.keras.Model):
     decoded = self.decoder(endpoints, training=training)
     if training:
       aspp_seed, cls_seed = tf.unstack(tf.random.experimental.stateless_split(
-          weak.make_seed(dropout_seed), num=2))
+          _dropout_seed(dropout_seed), num=2))
       decoded = {k: dropout(v, self._cfg.aspp_dropout, aspp_seed)
                  for k, v in decoded.items()}
-    if feature_keep is not None:
-      decoded = {k: v * tf.cast(feature_keep, v.dtype)
-                 for k, v in decoded.items()}
+    if decoder_perturbation is not None:
+      decoded = {k: decoder_perturbation(v) for k, v in decoded.items()}
     logits = self.head((endpoints, decoded), training=training)
     outputs = {'logits': tf.cast(logits, tf.float32)}
     if not self._cfg.pseudoseg_heads:
@@ -306,11 +320,10 @@ class PseudoSegModel(tf.keras.Model):
     if training:
       pooled = dropout(pooled, self._cfg.cls_dropout, cls_seed)
     cls_logits = self.cls_dense(pooled)
-    if cam_classes is None and cam_class_min_share is not None:
+    if callable(cam_classes):
       valid = (tf.ones(tf.shape(logits)[:3]) if attention_mask is None else
                _downsample_mask(attention_mask, tf.shape(logits)[1:3]))
-      cam_classes = cam_lib.classes_from_logits(logits, valid,
-                                                cam_class_min_share)
+      cam_classes = cam_classes(logits, valid)
     elif cam_classes is None:
       cam_classes = tf.cast(
           tf.stop_gradient(tf.sigmoid(cls_logits)) >= self._cfg.cam_threshold,
@@ -351,7 +364,7 @@ def build_model(cfg: config_lib.ModelConfig, num_classes: int,
   Returns:
     The built model.
   """
-  model = PseudoSegModel(cfg, num_classes)
+  model = PseudoSegModel(cfg, num_classes, build_backbone(cfg))
   model(tf.zeros([1, crop_size[0], crop_size[1], 3]), training=False)
   return model
 

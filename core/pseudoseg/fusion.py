@@ -163,7 +163,9 @@ def calibrated_fusion(decoder_logits, sgc_logits, temperature=0.5,
 class CalibratedFusion(tf.keras.layers.Layer):
   """Keras layer around `calibrated_fusion`, holding its settings; no weights.
 
-  Call with (decoder_logits, sgc_logits); returns (pseudo_label, weight).
+  Call with (decoder_logits, sgc_logits) and optionally `align` (as
+  `calibrated_fusion`'s); returns (pseudo_label, weight). The PseudoSeg task
+  makes its pseudo labels with it.
   """
 
   def __init__(self, temperature=0.5, logit_norm='global', pseudo_src='avg',
@@ -191,12 +193,12 @@ class CalibratedFusion(tf.keras.layers.Layer):
                pseudo_src=config.pseudo_src, soft_labels=config.soft_labels,
                confidence_threshold=config.confidence_threshold, **kwargs)
 
-  def call(self, decoder_logits, sgc_logits):
+  def call(self, decoder_logits, sgc_logits, align=None):
     return calibrated_fusion(
         decoder_logits, sgc_logits, temperature=self._temperature,
         logit_norm=self._logit_norm, pseudo_src=self._pseudo_src,
         soft_labels=self._soft_labels,
-        confidence_threshold=self._confidence_threshold)
+        confidence_threshold=self._confidence_threshold, align=align)
 
   def get_config(self):
     config = super().get_config()

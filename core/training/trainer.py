@@ -1,9 +1,10 @@
 """The training loop shared by `train_sup.py` and `train_wss.py`.
 
-The step function (core/train_steps.py) is a plain module-level function; this module
-owns everything around it: the distribution strategy, the optimizer, checkpoints and
-resume (step, optimizer slots and data position), TensorBoard summaries, the progress
-line and the NaN check. Checkpoints, summaries and metric resets stay in Python,
+The step function, its metric names and its checkpoint items come from a task
+(core/tasks/), which knows the algorithm. This module knows no algorithm and no option;
+it owns everything around the step: the distribution strategy, the optimizer,
+checkpoints and resume (step, optimizer slots and data position), TensorBoard
+summaries, the progress line and the NaN check. Checkpoints, summaries and metric resets stay in Python,
 outside the inner `tf.function` that runs `steps_per_loop` replicated steps.
 """
 
@@ -73,13 +74,24 @@ def make_optimizer(train_cfg):
   return optimizer
 
 
-def check_model_dir(model_dir, cfg, num_classes):
+def check_model_dir(model_dir, cfg, num_classes, state_settings=()):
   """Writes the resolved config, or checks it against the one already there.
 
   A model_dir that already holds a checkpoint of another model (other backbone, heads
   or classes) is refused with a clear message instead of a shape error deep inside
   the restore. Other settings may change on resume (a longer schedule, say): each
   change is logged, and the superseded config is appended to config_history.jsonl.
+
+  Args:
+    model_dir: the run directory.
+    cfg: the run's ExperimentConfig.
+    num_classes: classes the model predicts.
+    state_settings: (setting, what) pairs, e.g. ('pseudo_label.ema_decay', 'an
+      EMA teacher'): settings that add state to the checkpoint when on (the
+      task's `state_settings()`); they cannot be turned on or off on resume.
+
+  Raises:
+    ValueError: model_dir holds a checkpoint of another model.
   """
   tf.io.gfile.makedirs(model_dir)
   path = os.path.join(model_dir, CONFIG_FILENAME)
@@ -95,16 +107,13 @@ def check_model_dir(model_dir, cfg, num_classes):
     if old.get('num_classes') != num_classes:
       mismatched.append('num_classes: %r (saved) vs %r (now)' %
                         (old.get('num_classes'), num_classes))
-    # An EMA teacher and distribution alignment's marginals are part of the
-    # checkpoint: they cannot appear or vanish.
-    for key, what in (('ema_decay', 'an EMA teacher'),
-                      ('distribution_alignment', 'class marginals')):
-      old_value = old.get('pseudo_label', {}).get(key, 0.0)
-      new_value = record.get('pseudo_label', {}).get(key, 0.0)
+    for setting, what in state_settings:
+      section, key = setting.split('.')
+      old_value = old.get(section, {}).get(key)
+      new_value = record.get(section, {}).get(key)
       if bool(old_value) != bool(new_value):
-        mismatched.append('pseudo_label.%s: %r (saved) vs %r (now), %s in one '
-                          'checkpoint and not the other' %
-                          (key, old_value, new_value, what))
+        mismatched.append('%s: %r (saved) vs %r (now), %s in one checkpoint and '
+                          'not the other' % (setting, old_value, new_value, what))
     if mismatched:
       raise ValueError(
           '%s holds a checkpoint of another model; use a new --model_dir or the '

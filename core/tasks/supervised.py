@@ -1,0 +1,48 @@
+"""The supervised task: pixel cross-entropy on labeled crops (PseudoSeg's baseline)."""
+
+import tensorflow as tf
+
+from core import losses
+from core.tasks import base
+from core import visualization
+
+METRICS = ('loss', 'sup_loss', 'reg_loss')
+
+
+class SupervisedTask(base.Task):
+  """DeepLabv3+ trained on labeled crops only."""
+
+  def train_step(self, model, optimizer, batch):
+    """One step of pixel cross-entropy.
+
+    Args:
+      model: PseudoSegModel (heads unused).
+      optimizer: Keras optimizer.
+      batch: dict with 'image' [B,H,W,3] float and 'label' [B,H,W,1] int32.
+
+    Returns:
+      dict of scalars: loss, sup_loss, reg_loss.
+    """
+    with tf.GradientTape() as tape:
+      outputs = model(batch['image'], training=True,
+                      dropout_seed=base.step_seed(optimizer,
+                                                  self.cfg.train.seed))
+      sup = losses.softmax_cross_entropy_with_ignore(
+          outputs['logits'], batch['label'], ignore_label=self.ignore_label)
+      reg = base.regularization(model)
+      total = self.cfg.loss.sup_weight * sup + reg
+      scaled = base.scale_loss(optimizer, total)
+    base.apply_gradients(model, optimizer, tape, scaled)
+    return {'loss': total, 'sup_loss': sup, 'reg_loss': reg}
+
+  def metric_names(self):
+    return METRICS
+
+  def image_summaries(self, model, batch):
+    """Image | ground truth | prediction."""
+    outputs = model(batch['image'], training=False)
+    pred = tf.argmax(outputs['logits'], -1)
+    size = tf.shape(batch['image'])[1:3]
+    return {'image_label_prediction': visualization.side_by_side(
+        [batch['image'], visualization.colorize(batch['label'], self.palette),
+         visualization.colorize(pred, self.palette)], size)}
