@@ -13,6 +13,9 @@ that already holds a checkpoint is an error; nothing is overwritten.
 scripts/build_pretrained_backbone.sh builds the one the main job starts from.
 """
 
+# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
+from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+
 import json
 import os
 

@@ -9,6 +9,9 @@ returns 'predictions' (int32 class ids) and 'probabilities', at the input size.
 Check it with: saved_model_cli show --dir exported/pseudoseg --all
 """
 
+# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
+from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+
 from absl import app
 from absl import flags
 from absl import logging

@@ -10,6 +10,9 @@ prediction) to --model_dir and resumes from the last checkpoint when restarted.
 Score the result with train_sup_eval.py.
 """
 
+# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
+from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+
 from absl import app
 from absl import logging
 

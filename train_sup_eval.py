@@ -11,6 +11,9 @@ if given) and TensorBoard scalars; with --continuous it waits for new checkpoint
 until training reaches its last step.
 """
 
+# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
+from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+
 import json
 import os
 

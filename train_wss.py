@@ -13,6 +13,9 @@ train_sup.py, plus pictures of weak view | strong view | CAM | SGC | decoder | p
 label.
 """
 
+# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
+from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+
 from absl import app
 from absl import logging
 import tensorflow as tf

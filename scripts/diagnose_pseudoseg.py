@@ -27,6 +27,9 @@ same objects span more (or fewer) cells of the stride-16 grid.
 "unlabeled" images of the embedded set and of VOC train_aug have masks: score them.
 """
 
+# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
+from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+
 import json
 import os
 
