@@ -27,7 +27,9 @@ The semantic mask is built from the instance masks:
 import os
 
 import contextlib
+import functools
 import io
+import types
 from typing import Dict, Optional, Sequence
 
 from absl import app
@@ -187,28 +189,39 @@ def convert_coco(coco_root: str,
                                     num_shards, descriptor)
 
 
-# Flags whose names other scripts also use allow override: tests import several
-# scripts into one process (a script run still defines each flag once).
-_COCO_ROOT = flags.DEFINE_string(
-    'coco_root', None, 'Folder with annotations/ and {train,val}2017/.')
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Record directory.',
-                                  allow_override=True)
-_NUM_SHARDS = flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
-                                   allow_override=True)
-_SPLITS = flags.DEFINE_string('splits', '',
-                              'Comma-separated subset of train,val.',
-                              allow_override=True)
-_MAX_IMAGES = flags.DEFINE_integer(
-    'max_images', None, 'Convert only this many images per split (testing).')
+def _define_flags() -> types.SimpleNamespace:
+  """Defines this script's flags (only when run as a script).
+
+  Returns:
+    The flag holders, by flag name.
+  """
+  args = types.SimpleNamespace(
+      coco_root=flags.DEFINE_string(
+          'coco_root', None, 'Folder with annotations/ and {train,val}2017/.'),
+      output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      splits=flags.DEFINE_string('splits', '',
+                                 'Comma-separated subset of train,val.'),
+      max_images=flags.DEFINE_integer(
+          'max_images', None,
+          'Convert only this many images per split (testing).'))
+  flags.mark_flags_as_required(['coco_root', 'output_dir'])
+  return args
 
 
-def main(argv):
+def main(argv: Sequence[str], args: types.SimpleNamespace):
+  """Converts the inputs named by the flags.
+
+  Args:
+    argv: command line left after flag parsing (unused).
+    args: the flag holders from `_define_flags()`.
+  """
   del argv
-  convert_coco(_COCO_ROOT.value, _OUTPUT_DIR.value,
-               splits=convert_utils.split_names_arg(_SPLITS.value),
-               num_shards=_NUM_SHARDS.value, max_images=_MAX_IMAGES.value)
+  convert_coco(args.coco_root.value, args.output_dir.value,
+               splits=convert_utils.split_names_arg(args.splits.value),
+               num_shards=args.num_shards.value,
+               max_images=args.max_images.value)
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['coco_root', 'output_dir'])
-  app.run(main)
+  app.run(functools.partial(main, args=_define_flags()))

@@ -16,7 +16,9 @@ an error, unless --allow_unlabeled: then it goes into the training split as an
 image-only record (no mask, no class labels).
 """
 
+import functools
 import os
+import types
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -162,44 +164,55 @@ def convert_folder(image_dir: str,
                                     num_shards, descriptor)
 
 
-# Flags whose names other scripts also use allow override: tests import several
-# scripts into one process (a script run still defines each flag once).
-_IMAGE_DIR = flags.DEFINE_string('image_dir', None, 'Folder of images.')
-_MASK_DIR = flags.DEFINE_string('mask_dir', None, 'Folder of PNG masks.')
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Record directory.',
-                                  allow_override=True)
-_NUM_CLASSES = flags.DEFINE_integer(
-    'num_classes', None, 'Number of classes including background (id 0).',
-    allow_override=True)
-_CLASS_NAMES = flags.DEFINE_list(
-    'class_names', None, 'Optional class names, with or without background.')
-_DATASET_NAME = flags.DEFINE_string('dataset_name', 'custom',
-                                    'Name written into dataset_info.json.')
-_SPLIT_NAME = flags.DEFINE_string('split_name', 'train',
-                                  'Name of the training split.')
-_VAL_FRACTION = flags.DEFINE_float('val_fraction', 0.1,
-                                   'Share of images held out as split val.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the validation draw.',
-                             allow_override=True)
-_NUM_SHARDS = flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
-                                   allow_override=True)
-_ALLOW_UNLABELED = flags.DEFINE_bool(
-    'allow_unlabeled', False,
-    'Keep images without a mask as image-only training records.')
+def _define_flags() -> types.SimpleNamespace:
+  """Defines this script's flags (only when run as a script).
+
+  Returns:
+    The flag holders, by flag name.
+  """
+  args = types.SimpleNamespace(
+      image_dir=flags.DEFINE_string('image_dir', None, 'Folder of images.'),
+      mask_dir=flags.DEFINE_string('mask_dir', None, 'Folder of PNG masks.'),
+      output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
+      num_classes=flags.DEFINE_integer(
+          'num_classes', None,
+          'Number of classes including background (id 0).'),
+      class_names=flags.DEFINE_list(
+          'class_names', None,
+          'Optional class names, with or without background.'),
+      dataset_name=flags.DEFINE_string(
+          'dataset_name', 'custom', 'Name written into dataset_info.json.'),
+      split_name=flags.DEFINE_string('split_name', 'train',
+                                     'Name of the training split.'),
+      val_fraction=flags.DEFINE_float(
+          'val_fraction', 0.1, 'Share of images held out as split val.'),
+      seed=flags.DEFINE_integer('seed', 0, 'Seed of the validation draw.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      allow_unlabeled=flags.DEFINE_bool(
+          'allow_unlabeled', False,
+          'Keep images without a mask as image-only training records.'))
+  flags.mark_flags_as_required(['image_dir', 'mask_dir', 'output_dir',
+                                'num_classes'])
+  return args
 
 
-def main(argv):
+def main(argv: Sequence[str], args: types.SimpleNamespace):
+  """Converts the folder named by the flags.
+
+  Args:
+    argv: command line left after flag parsing (unused).
+    args: the flag holders from `_define_flags()`.
+  """
   del argv
-  descriptor = make_descriptor(_DATASET_NAME.value, _NUM_CLASSES.value,
-                               _CLASS_NAMES.value)
-  convert_folder(_IMAGE_DIR.value, _MASK_DIR.value, _OUTPUT_DIR.value,
-                 descriptor, split_name=_SPLIT_NAME.value,
-                 val_fraction=_VAL_FRACTION.value, seed=_SEED.value,
-                 num_shards=_NUM_SHARDS.value,
-                 allow_unlabeled=_ALLOW_UNLABELED.value)
+  descriptor = make_descriptor(args.dataset_name.value, args.num_classes.value,
+                               args.class_names.value)
+  convert_folder(args.image_dir.value, args.mask_dir.value,
+                 args.output_dir.value, descriptor,
+                 split_name=args.split_name.value,
+                 val_fraction=args.val_fraction.value, seed=args.seed.value,
+                 num_shards=args.num_shards.value,
+                 allow_unlabeled=args.allow_unlabeled.value)
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['image_dir', 'mask_dir', 'output_dir',
-                                'num_classes'])
-  app.run(main)
+  app.run(functools.partial(main, args=_define_flags()))

@@ -25,7 +25,9 @@ set): if VOC_ROOT holds a `dataset_info.json`, its classes are used; otherwise t
 registered data set `--dataset`.
 """
 
+import functools
 import os
+import types
 
 from typing import Dict, List, Optional, Sequence
 
@@ -197,33 +199,44 @@ def convert_voc(voc_root: str,
                                     num_shards, descriptor)
 
 
-# Flags whose names other scripts also use allow override: tests import several
-# scripts into one process (a script run still defines each flag once).
-_VOC_ROOT = flags.DEFINE_string('voc_root', None,
-                                'VOCdevkit/VOC2012 folder (or the same layout).')
-_SBD_ROOT = flags.DEFINE_string('sbd_root', None,
-                                'Optional SBD benchmark_RELEASE/dataset folder.')
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Record directory.',
-                                  allow_override=True)
-_NUM_SHARDS = flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
-                                   allow_override=True)
-_SPLITS = flags.DEFINE_string(
-    'splits', '', 'Comma-separated subset of train,val,train_aug; default all '
-    'available.', allow_override=True)
-_DATASET = flags.DEFINE_string(
-    'dataset', 'pascal_voc_seg',
-    'Registered data set name, used when VOC_ROOT has no dataset_info.json.',
-    allow_override=True)
+def _define_flags() -> types.SimpleNamespace:
+  """Defines this script's flags (only when run as a script).
+
+  Returns:
+    The flag holders, by flag name.
+  """
+  args = types.SimpleNamespace(
+      voc_root=flags.DEFINE_string(
+          'voc_root', None, 'VOCdevkit/VOC2012 folder (or the same layout).'),
+      sbd_root=flags.DEFINE_string(
+          'sbd_root', None, 'Optional SBD benchmark_RELEASE/dataset folder.'),
+      output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      splits=flags.DEFINE_string(
+          'splits', '', 'Comma-separated subset of train,val,train_aug; '
+          'default all available.'),
+      dataset=flags.DEFINE_string(
+          'dataset', 'pascal_voc_seg',
+          'Registered data set name, used when VOC_ROOT has no '
+          'dataset_info.json.'))
+  flags.mark_flags_as_required(['voc_root', 'output_dir'])
+  return args
 
 
-def main(argv):
+def main(argv: Sequence[str], args: types.SimpleNamespace):
+  """Converts the inputs named by the flags.
+
+  Args:
+    argv: command line left after flag parsing (unused).
+    args: the flag holders from `_define_flags()`.
+  """
   del argv
-  descriptor = resolve_descriptor(_VOC_ROOT.value, _DATASET.value)
-  convert_voc(_VOC_ROOT.value, _OUTPUT_DIR.value, sbd_root=_SBD_ROOT.value,
-              splits=convert_utils.split_names_arg(_SPLITS.value),
-              num_shards=_NUM_SHARDS.value, descriptor=descriptor)
+  descriptor = resolve_descriptor(args.voc_root.value, args.dataset.value)
+  convert_voc(args.voc_root.value, args.output_dir.value,
+              sbd_root=args.sbd_root.value,
+              splits=convert_utils.split_names_arg(args.splits.value),
+              num_shards=args.num_shards.value, descriptor=descriptor)
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['voc_root', 'output_dir'])
-  app.run(main)
+  app.run(functools.partial(main, args=_define_flags()))

@@ -10,7 +10,10 @@ Expected result: `labeled_92_seed0.txt` (92 ids) and `unlabeled_92_seed0.txt`
 `image/filename`, or from --id_list (either list format) when given.
 """
 
+import functools
 import os
+import types
+from typing import Sequence
 
 from absl import app
 from absl import flags
@@ -18,42 +21,57 @@ from absl import logging
 
 from datasets import splits as splits_lib
 
-# Flags whose names other scripts also use allow override: tests import several
-# scripts into one process (a script run still defines each flag once).
-_RECORD_DIR = flags.DEFINE_string('record_dir', None,
-                                  'Record directory to read ids from.')
-_SPLIT = flags.DEFINE_string('split', 'train', 'Split to draw from.')
-_ID_LIST = flags.DEFINE_string(
-    'id_list', None, 'Read the ids from this list instead of the records.')
-_NUM_LABELED = flags.DEFINE_integer('num_labeled', None,
-                                    'Number of labeled images.')
-_FRACTION = flags.DEFINE_float('fraction', None,
-                               'Share of labeled images (instead of a number).')
-_SEED = flags.DEFINE_integer('seed', 0, 'Random seed of the draw.',
-                             allow_override=True)
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', None,
-                                  'Where the two lists are written.',
-                                  allow_override=True)
+
+def _define_flags() -> types.SimpleNamespace:
+  """Defines this script's flags (only when run as a script).
+
+  Returns:
+    The flag holders, by flag name.
+  """
+  args = types.SimpleNamespace(
+      record_dir=flags.DEFINE_string('record_dir', None,
+                                     'Record directory to read ids from.'),
+      split=flags.DEFINE_string('split', 'train', 'Split to draw from.'),
+      id_list=flags.DEFINE_string(
+          'id_list', None,
+          'Read the ids from this list instead of the records.'),
+      num_labeled=flags.DEFINE_integer('num_labeled', None,
+                                       'Number of labeled images.'),
+      fraction=flags.DEFINE_float(
+          'fraction', None, 'Share of labeled images (instead of a number).'),
+      seed=flags.DEFINE_integer('seed', 0, 'Random seed of the draw.'),
+      output_dir=flags.DEFINE_string('output_dir', None,
+                                     'Where the two lists are written.'))
+  flags.mark_flags_as_required(['output_dir'])
+  return args
 
 
-def main(argv):
+def main(argv: Sequence[str], args: types.SimpleNamespace):
+  """Draws the subset and writes the two lists.
+
+  Args:
+    argv: command line left after flag parsing (unused).
+    args: the flag holders from `_define_flags()`.
+
+  Raises:
+    app.UsageError: neither --record_dir nor --id_list given.
+  """
   del argv
-  if _ID_LIST.value:
-    ids = splits_lib.read_id_list(_ID_LIST.value)
-  elif _RECORD_DIR.value:
-    ids = splits_lib.ids_from_records(_RECORD_DIR.value, _SPLIT.value)
+  if args.id_list.value:
+    ids = splits_lib.read_id_list(args.id_list.value)
+  elif args.record_dir.value:
+    ids = splits_lib.ids_from_records(args.record_dir.value, args.split.value)
   else:
     raise app.UsageError('Give --record_dir or --id_list.')
   labeled, unlabeled = splits_lib.partition(
-      ids, num_labeled=_NUM_LABELED.value, fraction=_FRACTION.value,
-      seed=_SEED.value)
-  names = splits_lib.subset_filenames(len(labeled), _SEED.value)
+      ids, num_labeled=args.num_labeled.value, fraction=args.fraction.value,
+      seed=args.seed.value)
+  names = splits_lib.subset_filenames(len(labeled), args.seed.value)
   for name, subset in zip(names, (labeled, unlabeled)):
-    path = os.path.join(_OUTPUT_DIR.value, name)
+    path = os.path.join(args.output_dir.value, name)
     splits_lib.write_id_list(path, subset)
     logging.info('Wrote %d ids to %s.', len(subset), path)
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['output_dir'])
-  app.run(main)
+  app.run(functools.partial(main, args=_define_flags()))

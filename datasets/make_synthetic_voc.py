@@ -18,8 +18,11 @@ outline on every object:
       --class_hue_prob=1 --class_hue_spread=0.04 --class_shape_prob=1
 """
 
+import functools
 import os
 import time
+import types
+from typing import Sequence
 
 from absl import app
 from absl import flags
@@ -27,48 +30,69 @@ from absl import logging
 
 from datasets import synthetic
 
-_OUTPUT_ROOT = flags.DEFINE_string(
-    'output_root', None, 'Directory that receives VOCdevkit/VOC2012/.')
-_NUM_TRAIN = flags.DEFINE_integer(
-    'num_train', synthetic.DEFAULT_NUM_TRAIN, 'Images in the train split.')
-_NUM_VAL = flags.DEFINE_integer(
-    'num_val', synthetic.DEFAULT_NUM_VAL, 'Images in the val split.')
-_IMAGE_SIZE = flags.DEFINE_integer(
-    'image_size', synthetic.DEFAULT_IMAGE_SIZE, 'Side of the square images (px).')
-_SEED = flags.DEFINE_integer('seed', 0, 'Base seed; same seed, same bytes.')
-_TEXTURE_SET = flags.DEFINE_enum(
-    'texture_set', 'target', sorted(synthetic.TEXTURE_SETS),
-    "'target': the embedded benchmark; 'source': other texture families, for "
-    'pretraining a backbone (scripts/pretrain_source.sh).')
-_CLASS_HUE_PROB = flags.DEFINE_float(
-    'class_hue_prob', synthetic.DEFAULT_CUES.hue_prob,
-    "Probability that an object takes its class's hue (else any hue).")
-_CLASS_HUE_SPREAD = flags.DEFINE_float(
-    'class_hue_spread', synthetic.DEFAULT_CUES.hue_spread,
-    "Half-width of the hue range around a class's hue.")
-_CLASS_SHAPE_PROB = flags.DEFINE_float(
-    'class_shape_prob', synthetic.DEFAULT_CUES.shape_prob,
-    "Probability that an object takes its class's outline.")
 
-flags.mark_flag_as_required('output_root')
+def _define_flags() -> types.SimpleNamespace:
+  """Defines this script's flags (only when run as a script).
+
+  Returns:
+    The flag holders, by flag name.
+  """
+  args = types.SimpleNamespace(
+      output_root=flags.DEFINE_string(
+          'output_root', None, 'Directory that receives VOCdevkit/VOC2012/.'),
+      num_train=flags.DEFINE_integer(
+          'num_train', synthetic.DEFAULT_NUM_TRAIN,
+          'Images in the train split.'),
+      num_val=flags.DEFINE_integer(
+          'num_val', synthetic.DEFAULT_NUM_VAL, 'Images in the val split.'),
+      image_size=flags.DEFINE_integer(
+          'image_size', synthetic.DEFAULT_IMAGE_SIZE,
+          'Side of the square images (px).'),
+      seed=flags.DEFINE_integer('seed', 0,
+                                'Base seed; same seed, same bytes.'),
+      texture_set=flags.DEFINE_enum(
+          'texture_set', 'target', sorted(synthetic.TEXTURE_SETS),
+          "'target': the embedded benchmark; 'source': other texture "
+          'families, for pretraining a backbone (scripts/pretrain_source.sh).'),
+      class_hue_prob=flags.DEFINE_float(
+          'class_hue_prob', synthetic.DEFAULT_CUES.hue_prob,
+          "Probability that an object takes its class's hue (else any hue)."),
+      class_hue_spread=flags.DEFINE_float(
+          'class_hue_spread', synthetic.DEFAULT_CUES.hue_spread,
+          "Half-width of the hue range around a class's hue."),
+      class_shape_prob=flags.DEFINE_float(
+          'class_shape_prob', synthetic.DEFAULT_CUES.shape_prob,
+          "Probability that an object takes its class's outline."))
+  flags.mark_flag_as_required('output_root')
+  return args
 
 
-def main(argv):
+def main(argv: Sequence[str], args: types.SimpleNamespace):
+  """Writes the data set named by the flags.
+
+  Args:
+    argv: command line left after flag parsing (unused).
+    args: the flag holders from `_define_flags()`.
+
+  Raises:
+    app.UsageError: invalid class-cue flags.
+  """
   del argv
   start = time.time()
   try:
-    cues = synthetic.ClassCues(_CLASS_HUE_PROB.value, _CLASS_HUE_SPREAD.value,
-                               _CLASS_SHAPE_PROB.value)
+    cues = synthetic.ClassCues(args.class_hue_prob.value,
+                               args.class_hue_spread.value,
+                               args.class_shape_prob.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
   voc_root, descriptor = synthetic.generate_voc_layout(
-      _OUTPUT_ROOT.value, num_train=_NUM_TRAIN.value, num_val=_NUM_VAL.value,
-      image_size=_IMAGE_SIZE.value, seed=_SEED.value,
-      texture_set=_TEXTURE_SET.value, cues=cues)
+      args.output_root.value, num_train=args.num_train.value,
+      num_val=args.num_val.value, image_size=args.image_size.value,
+      seed=args.seed.value, texture_set=args.texture_set.value, cues=cues)
   logging.info('Wrote %s (%s, %d classes) in %.1f s.', voc_root,
                descriptor.splits_to_sizes, descriptor.num_classes,
                time.time() - start)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(functools.partial(main, args=_define_flags()))
