@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests import testing_utils
+
 pytestmark = pytest.mark.slow
 
 
@@ -37,12 +39,9 @@ def sup_run(tiny_records, binaries, smoke_flags_fn, tmp_path_factory):
   return model_dir, proc
 
 
-class TrainSupTest(tf.test.TestCase):
+class TrainSupTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, sup_run, tiny_records):
-    self.model_dir, self.proc = sup_run
-    self.records = tiny_records
+  FIXTURES = {('model_dir', 'proc'): 'sup_run', 'records': 'tiny_records'}
 
   def test_checkpoints_config_and_progress(self):
     self.assertEqual(os.path.basename(tf.train.latest_checkpoint(self.model_dir)),
@@ -64,13 +63,10 @@ class TrainSupTest(tf.test.TestCase):
     self.assertEqual(tags.get('image_label_prediction'), 'images')
 
 
-class EvalTest(tf.test.TestCase):
+class EvalTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, sup_run, tiny_records, binaries):
-    self.model_dir, _ = sup_run
-    self.records = tiny_records
-    self.binaries = binaries
+  FIXTURES = {('model_dir', None): 'sup_run', 'records': 'tiny_records',
+              'binaries': 'binaries'}
 
   def test_eval_writes_scores_and_summaries(self):
     output = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'r.json')
@@ -118,12 +114,9 @@ class EvalTest(tf.test.TestCase):
       self.assertBetween(result['cam_miou'], 0.0, 1.0)
 
 
-class ExportTest(tf.test.TestCase):
+class ExportTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, sup_run, binaries):
-    self.model_dir, _ = sup_run
-    self.binaries = binaries
+  FIXTURES = {('model_dir', None): 'sup_run', 'binaries': 'binaries'}
 
   def test_exported_model_serves_input_size_predictions(self):
     export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
@@ -140,13 +133,8 @@ class ExportTest(tf.test.TestCase):
     self.assertAllInRange(out['predictions'], 0, 6)
 
 
-class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
-
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, tiny_records, binaries, smoke_flags_fn):
-    self.records = tiny_records
-    self.binaries = binaries
-    self.smoke_flags = smoke_flags_fn
+class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
+                   parameterized.TestCase):
 
   # The semi runs also score their pseudo labels against the records' masks
   # (one with the decoder's classes as image labels); the weakly-labeled one

@@ -16,6 +16,8 @@ import tempfile
 import pytest
 import tensorflow as tf
 
+from tests import testing_utils
+
 pytestmark = pytest.mark.slow
 
 _TWO_CPUS = r'''
@@ -317,13 +319,7 @@ def _last_json(output):
   return json.loads(lines[-1])
 
 
-class MirroredTest(tf.test.TestCase):
-
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, binaries, tiny_records, smoke_flags_fn):
-    self.binaries = binaries
-    self.records = tiny_records
-    self.smoke_flags = smoke_flags_fn
+class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
   def test_pseudoseg_step_through_train_loop_on_two_replicas(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
@@ -388,11 +384,9 @@ class MirroredTest(tf.test.TestCase):
                      'ckpt-4')
 
 
-class MultiWorkerTest(tf.test.TestCase):
+class MultiWorkerTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, binaries):
-    self.binaries = binaries
+  FIXTURES = {'binaries': 'binaries'}
 
   def test_two_local_workers_train_in_sync(self):
     workers = ['127.0.0.1:%d' % _free_port() for _ in range(2)]

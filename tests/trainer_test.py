@@ -23,6 +23,7 @@ from core import config
 from core import train_steps
 from core import trainer
 import experiment_lib
+from tests import testing_utils
 
 
 def _smoke_cfg(records, model_dir, train_steps=4):
@@ -59,11 +60,9 @@ def _supervised_loop(cfg, start_steps, image_summary_fn=None):
   return loop, model, optimizer
 
 
-class ResumeTest(tf.test.TestCase):
+class ResumeTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _records(self, tiny_records):
-    self.records = tiny_records
+  FIXTURES = {'records': 'tiny_records'}
 
   def test_second_run_resumes_step_weights_and_data_position(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
@@ -138,11 +137,9 @@ class ResumeTest(tf.test.TestCase):
     self.assertNotAllClose(from_zero[0]['image'], from_zero[2]['image'])
 
 
-class LoadTrainedModelTest(tf.test.TestCase):
+class LoadTrainedModelTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _records(self, tiny_records):
-    self.records = tiny_records
+  FIXTURES = {'records': 'tiny_records'}
 
   def test_restores_the_latest_or_a_given_checkpoint(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
@@ -314,13 +311,7 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
 
 
 @pytest.mark.slow
-class KillAndRestartTest(tf.test.TestCase):
-
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, tiny_records, binaries, smoke_flags_fn):
-    self.records = tiny_records
-    self.binaries = binaries
-    self.smoke_flags = smoke_flags_fn
+class KillAndRestartTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
   def test_sigkill_then_restart_resumes_from_the_saved_step(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
