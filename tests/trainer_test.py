@@ -313,13 +313,14 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
 @pytest.mark.slow
 class KillAndRestartTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  def test_sigkill_then_restart_resumes_from_the_saved_step(self):
-    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    flag_values = self.smoke_flags(
-        self.records, model_dir, train_steps=16, summary_every=100,
-        image_summary_every=100)
+  def _start_and_kill(self, script, flag_values):
+    """Starts `script`, SIGKILLs it after its first checkpoint; returns that step.
+
+    Also returns the killed run's log (for failure messages).
+    """
+    model_dir = flag_values['model_dir']
     log_path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'first.log')
-    proc = self.binaries.popen('train_sup.py', log_path, **flag_values)
+    proc = self.binaries.popen(script, log_path, **flag_values)
     try:
       deadline = time.time() + 240
       while (tf.train.latest_checkpoint(model_dir) is None and
@@ -337,7 +338,14 @@ class KillAndRestartTest(testing_utils.FixturesMixin, tf.test.TestCase):
                      msg='Not killed mid-run:\n' + first_log[-3000:])
     saved = tf.train.latest_checkpoint(model_dir)
     self.assertIsNotNone(saved, msg=first_log[-3000:])
-    saved_step = int(saved.rsplit('-', 1)[1])
+    return int(saved.rsplit('-', 1)[1]), first_log
+
+  def test_sigkill_then_restart_resumes_from_the_saved_step(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(
+        self.records, model_dir, train_steps=16, summary_every=100,
+        image_summary_every=100)
+    saved_step, _ = self._start_and_kill('train_sup.py', flag_values)
     self.assertBetween(saved_step, 2, 14)
 
     second = self.binaries.run_ok('train_sup.py', **flag_values)
@@ -364,6 +372,42 @@ class KillAndRestartTest(testing_utils.FixturesMixin, tf.test.TestCase):
     self.assertNotEmpty(names)
     for name in names:
       self.assertAllEqual(reader.get_tensor(name), whole.get_tensor(name),
+                          msg=name)
+
+  def test_train_wss_sigkill_then_restart_ends_bit_identical(self):
+    # The EMA teacher, distribution alignment's marginals and CutMix's per-step
+    # boxes: every checkpoint item of train_wss.py and one more random draw.
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(
+        self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
+        train_steps=8, summary_every=100, image_summary_every=100,
+        ema_decay=0.9, distribution_alignment=0.9, cutmix=True)
+    saved_step, first_log = self._start_and_kill('train_wss.py', flag_values)
+    self.assertBetween(saved_step, 2, 6, msg=first_log[-3000:])
+    second = self.binaries.run_ok('train_wss.py', **flag_values)
+    self.assertRegex(second.stdout,
+                     r'Resumed from \S*ckpt-%d at step %d\.' % (saved_step,
+                                                                saved_step))
+    self.assertRegex(second.stdout, r'step 8/8 \| loss')
+    resumed_path = tf.train.latest_checkpoint(model_dir)
+    self.assertEqual(os.path.basename(resumed_path), 'ckpt-8')
+
+    whole_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.binaries.run_ok('train_wss.py', **dict(flag_values, model_dir=whole_dir))
+    whole_path = tf.train.latest_checkpoint(whole_dir)
+    resumed = tf.train.load_checkpoint(resumed_path)
+    whole = tf.train.load_checkpoint(whole_path)
+    names = sorted(n for n, _ in tf.train.list_variables(whole_path))
+    # Every object of the checkpoint, not only the model's weights.
+    self.assertEqual(names,
+                     sorted(n for n, _ in tf.train.list_variables(resumed_path)))
+    roots = {n.split('/')[0] for n in names}
+    self.assertContainsSubset(
+        {'model', 'optimizer', 'teacher', 'distribution_alignment'}, roots)
+    for name in names:
+      if name == '_CHECKPOINTABLE_OBJECT_GRAPH':
+        continue
+      self.assertAllEqual(resumed.get_tensor(name), whole.get_tensor(name),
                           msg=name)
 
 
