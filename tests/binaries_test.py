@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from core import trainer
 from tests import testing_utils
 
 pytestmark = pytest.mark.slow
@@ -239,6 +240,37 @@ class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
     self.assertTrue(report['distribution_alignment'])
     self.assertBetween(report['fused_miou'], 0.0, 1.0)
 
+  def test_export_teacher_serves_the_teachers_predictions(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.binaries.run_ok('train_wss.py', **self.smoke_flags(
+        self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
+        ema_decay=0.9))
+    images = tf.constant(
+        np.random.RandomState(1).randint(0, 256, (2, 50, 70, 3)), tf.uint8)
+    served, restored = {}, {}
+    for weights in ('model', 'teacher'):
+      export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
+      self.binaries.run_ok('export_model.py', model_dir=model_dir,
+                           export_dir=export_dir, weights=weights)
+      serve = tf.saved_model.load(export_dir).signatures['serving_default']
+      served[weights] = serve(images=images)['probabilities'].numpy()
+      model, _, _, path = trainer.load_trained_model(model_dir, name=weights)
+      self.assertEqual(os.path.basename(path), 'ckpt-4')
+      logits = model(tf.cast(images, tf.float32) / 255.0,
+                     training=False)['logits']
+      restored[weights] = tf.nn.softmax(tf.image.resize(
+          logits, (50, 70), method='bilinear')).numpy()
+      self.assertAllClose(served[weights], restored[weights], atol=1e-5,
+                          msg=weights)
+    # Teacher and model differ by far more than the serving tolerance above
+    # (~7e-4 after 4 smoke steps, whose moving statistics keep the
+    # probabilities near uniform), and the teacher's export is the teacher's:
+    # --weights=teacher did not export the model.
+    gap = np.abs(restored['teacher'] - restored['model']).max()
+    self.assertGreater(gap, 2e-4)
+    self.assertGreater(np.abs(served['teacher'] - restored['model']).max(),
+                       0.5 * gap)
+
   def test_teacher_flags_on_a_run_without_teacher_fail_clearly(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     flag_values = self.smoke_flags(
@@ -248,6 +280,13 @@ class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
                              weights='teacher')
     self.assertNotEqual(proc.returncode, 0)
     self.assertRegex(proc.stdout, r"ckpt-4 holds no 'teacher'")
+    export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
+    proc = self.binaries.run('export_model.py', model_dir=model_dir,
+                             export_dir=export_dir, weights='teacher')
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertRegex(proc.stdout, r"ckpt-4 holds no 'teacher' \(runs with "
+                     r"--ema_decay save a 'teacher'\)")
+    self.assertFalse(os.path.exists(export_dir))
     proc = self.binaries.run('train_wss.py', **dict(
         flag_values, train_steps=6, ema_decay=0.9))
     self.assertNotEqual(proc.returncode, 0)
