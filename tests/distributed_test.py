@@ -165,8 +165,9 @@ half = global_batch // 2
 base = config.smoke()
 # No dropout: its masks are drawn per replica (the step seed is salted with the
 # replica id), so no split of the batch could match one device's. CAM threshold
-# 0 (every class): at initialisation the classifier's sigmoids sit at 0.5, the
-# default threshold, and rounding alone would pick the CAM's classes.
+# 0 (every class): at initialisation the classifier's sigmoids sit next to the
+# default 0.5, where a float-sized difference between the two runs could flip
+# a CAM class and change the step by a jump instead of a rounding error.
 model_cfg = dataclasses.replace(base.model, pseudoseg_heads=True,
                                 aspp_dropout=0.0, cls_dropout=0.0,
                                 cam_threshold=0.0)
@@ -211,6 +212,7 @@ def dataset_fn(kind, ctx, start_step):
   return tf.data.Dataset.from_tensor_slices(stacked).repeat()
 
 
+tf.keras.utils.set_random_seed(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
 initial = model_lib.build_model(model_cfg, num_classes, (crop, crop)).get_weights()
 
 
@@ -223,19 +225,20 @@ def build(strategy, kind):
     optimizer.build(model.trainable_variables)
     objects = {'model': model, 'optimizer': optimizer}
     if kind == 'supervised':
-      return objects, functools.partial(
+      step_fn = functools.partial(
           train_steps.supervised_step, model, optimizer,
-          settings=train_steps.StepSettings(num_classes=num_classes)), \
-          train_steps.SUPERVISED_METRICS
+          settings=train_steps.StepSettings(num_classes=num_classes))
+      return objects, step_fn, train_steps.SUPERVISED_METRICS
     teacher = model_lib.build_model(model_cfg, num_classes, (crop, crop))
     ema.copy_variables(teacher.variables, model.variables)
     alignment = distribution_alignment.DistributionAlignment(num_classes, 0.5)
     objects.update(teacher=teacher, distribution_alignment=alignment)
-    return objects, functools.partial(
+    step_fn = functools.partial(
         train_steps.pseudoseg_step, model, optimizer,
         settings=train_steps.StepSettings(num_classes=num_classes,
                                           ema_decay=0.9),
-        teacher=teacher, alignment=alignment), train_steps.PSEUDOSEG_METRICS
+        teacher=teacher, alignment=alignment)
+    return objects, step_fn, train_steps.PSEUDOSEG_METRICS
 
 
 def train(strategy, kind, objects, step_fn, names, run_dir, until):
@@ -249,19 +252,10 @@ def train(strategy, kind, objects, step_fn, names, run_dir, until):
 
 
 def state(objects):
-  """{part: [numpy values]} (replica copies checked equal, first kept)."""
-  out, copies_equal = {}, True
-  for part in ('model', 'teacher', 'distribution_alignment'):
-    if part not in objects:
-      continue
-    values = []
-    for v in objects[part].variables:
-      copies = [c.numpy() for c in
-                tf.distribute.get_strategy().experimental_local_results(v)]
-      copies_equal &= all(np.array_equal(copies[0], c) for c in copies)
-      values.append((v.name, copies[0]))
-    out[part] = values
-  return out, copies_equal
+  """{part: [(name, numpy value)]} of one-device objects."""
+  return {part: [(v.name, v.numpy()) for v in objects[part].variables]
+          for part in ('model', 'teacher', 'distribution_alignment')
+          if part in objects}
 
 
 one = tf.distribute.OneDeviceStrategy('/cpu:0')
@@ -288,17 +282,17 @@ for kind in ('supervised', 'pseudoseg_ema_da'):
       tf.train.Checkpoint(**objects).restore(
           os.path.join(mirrored_dir, 'ckpt-%d' % (step - 1))
       ).assert_existing_objects_matched()
-    before, _ = state(objects)
+    before = state(objects)
     train(one, kind, objects, step_fn, names,
           os.path.join(model_dir, kind, 'one%d' % step), step)
-    after, _ = state(objects)
+    after = state(objects)
     tf.train.Checkpoint(**probe).restore(
         os.path.join(mirrored_dir, 'ckpt-%d' % step)
     ).assert_existing_objects_matched()
-    mirrored, _ = state(probe)
+    mirrored = state(probe)
     report = {}
     for part in after:
-      err = update = 0.0
+      err = update = err2 = update2 = 0.0
       ratio = [np.inf, -np.inf]
       for (name, b), (_, a), (_, m) in zip(before[part], after[part],
                                            mirrored[part]):
@@ -308,17 +302,22 @@ for kind in ('supervised', 'pseudoseg_ema_da'):
         else:
           err = max(err, float(np.abs(m - a).max()))
           update = max(update, float(np.abs(a - b).max()))
-      report[part] = {'err': err, 'update': update}
+          err2 += float(np.sum(np.square(m - a)))
+          update2 += float(np.sum(np.square(a - b)))
+      # Max abs (for the record) and the L2 norm over all of the part's
+      # variables (the moving variances aside), which the test compares.
+      report[part] = {'err': err, 'update': update, 'err_l2': err2 ** 0.5,
+                      'update_l2': update2 ** 0.5}
       if np.isfinite(ratio[0]):
         report[part]['variance_ratio'] = ratio
     if 'teacher' in after:
       # What one more EMA update (a second replica's, say) would move the
       # teacher by: (1 - d) (student - teacher).
       d = min(0.9, (1.0 + step) / (10.0 + step))
-      report['teacher']['double_update'] = float(max(
-          (1 - d) * np.abs(s - t).max() for (_, s), (_, t) in
-          zip(after['model'], after['teacher'])
-))
+      report['teacher']['double_update_l2'] = float(sum(
+          np.sum(np.square((1 - d) * (s - t)))
+          for (name, s), (_, t) in zip(after['model'], after['teacher'])
+          if 'moving_variance' not in name) ** 0.5)
     per_step.append(report)
   result[kind] = {'metrics': metrics, 'copies_equal': bool(mirrored_copies_equal),
                   'steps': per_step}
@@ -549,16 +548,16 @@ class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
       that feed a batch norm (cancellation in their gradients; ~0.1% for the
       supervised step), and batch norm amplifies weight differences from step
       to step. So the one device takes each step from the mirrored run's
-      checkpoint before it, and its update must match the mirrored one to
-      2e-3 (supervised, ~2e-5 absolute) or 2e-2 (PseudoSeg) of the step's
-      largest weight change. The bugs pinned are far larger: a loss not divided
-      by the number of replicas doubles the update (100%); a second EMA update
-      per step (once per replica) moves the teacher by (1 - d)(student -
-      teacher), `double_update`, which must be 10x the teacher's error.
+      checkpoint before it, and the two updates must agree, in L2 norm over
+      all the weights (moving means included), to 5e-3 (supervised; measured
+      ~8e-4) or 3e-2 (PseudoSeg; ~7e-3) of the one-device update. The bugs
+      pinned are far larger: a loss not divided by the number of replicas
+      doubles the update (100%); a second EMA update per step (once per
+      replica) moves the teacher by (1 - d)(student - teacher),
+      `double_update_l2`, ~17% of its update, ~40x its measured error.
     - Moving variances are Bessel-corrected per replica, n / (n - 1) with n
       the replica's values per channel, against 2n / (2n - 1) on one device:
-      a little larger on 2 replicas, never smaller. Moving means are compared
-      with the weights.
+      a little larger on 2 replicas, never smaller.
     - Distribution alignment's marginals: cross-replica sums, to 1e-5.
     """
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
@@ -567,7 +566,7 @@ class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
     self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
     result = _last_json(proc.stdout)
     self.assertEqual(result['replicas'], 2)
-    for kind, rtol in (('supervised', 2e-3), ('pseudoseg_ema_da', 2e-2)):
+    for kind, rtol in (('supervised', 5e-3), ('pseudoseg_ema_da', 3e-2)):
       run = result[kind]
       self.assertTrue(run['copies_equal'], msg=kind)
       self.assertLen(run['steps'], 2)
@@ -579,15 +578,15 @@ class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
         for part in ('model', 'teacher'):
           if part not in report:
             continue
-          self.assertGreater(report[part]['update'], 1e-3, msg=msg)
-          self.assertLess(report[part]['err'],
-                          rtol * report[part]['update'], msg=msg)
+          self.assertGreater(report[part]['update_l2'], 1e-2, msg=msg)
+          self.assertLess(report[part]['err_l2'],
+                          rtol * report[part]['update_l2'], msg=msg)
           low, high = report[part]['variance_ratio']
           self.assertBetween(low, 1.0 - 1e-5, 1.0 + 1e-2, msg=msg)
           self.assertBetween(high, 1.0 - 1e-5, 1.0 + 1e-2, msg=msg)
         if 'teacher' in report:
-          self.assertGreater(report['teacher']['double_update'],
-                             10 * report['teacher']['err'], msg=msg)
+          self.assertGreater(report['teacher']['double_update_l2'],
+                             10 * report['teacher']['err_l2'], msg=msg)
           self.assertGreater(report['distribution_alignment']['update'], 1e-3,
                              msg=msg)
           self.assertLess(report['distribution_alignment']['err'], 1e-5,
