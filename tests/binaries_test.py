@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from core.training import trainer
+from tests import testing_utils
+
 pytestmark = pytest.mark.slow
 
 
@@ -37,12 +40,9 @@ def sup_run(tiny_records, binaries, smoke_flags_fn, tmp_path_factory):
   return model_dir, proc
 
 
-class TrainSupTest(tf.test.TestCase):
+class TrainSupTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, sup_run, tiny_records):
-    self.model_dir, self.proc = sup_run
-    self.records = tiny_records
+  FIXTURES = {('model_dir', 'proc'): 'sup_run', 'records': 'tiny_records'}
 
   def test_checkpoints_config_and_progress(self):
     self.assertEqual(os.path.basename(tf.train.latest_checkpoint(self.model_dir)),
@@ -64,13 +64,10 @@ class TrainSupTest(tf.test.TestCase):
     self.assertEqual(tags.get('image_label_prediction'), 'images')
 
 
-class EvalTest(tf.test.TestCase):
+class EvalTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, sup_run, tiny_records, binaries):
-    self.model_dir, _ = sup_run
-    self.records = tiny_records
-    self.binaries = binaries
+  FIXTURES = {('model_dir', None): 'sup_run', 'records': 'tiny_records',
+              'binaries': 'binaries'}
 
   def test_eval_writes_scores_and_summaries(self):
     output = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'r.json')
@@ -118,12 +115,9 @@ class EvalTest(tf.test.TestCase):
       self.assertBetween(result['cam_miou'], 0.0, 1.0)
 
 
-class ExportTest(tf.test.TestCase):
+class ExportTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, sup_run, binaries):
-    self.model_dir, _ = sup_run
-    self.binaries = binaries
+  FIXTURES = {('model_dir', None): 'sup_run', 'binaries': 'binaries'}
 
   def test_exported_model_serves_input_size_predictions(self):
     export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
@@ -140,13 +134,8 @@ class ExportTest(tf.test.TestCase):
     self.assertAllInRange(out['predictions'], 0, 6)
 
 
-class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
-
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, tiny_records, binaries, smoke_flags_fn):
-    self.records = tiny_records
-    self.binaries = binaries
-    self.smoke_flags = smoke_flags_fn
+class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
+                   parameterized.TestCase):
 
   # The semi runs also score their pseudo labels against the records' masks
   # (one with the decoder's classes as image labels); the weakly-labeled one
@@ -251,6 +240,37 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
     self.assertTrue(report['distribution_alignment'])
     self.assertBetween(report['fused_miou'], 0.0, 1.0)
 
+  def test_export_teacher_serves_the_teachers_predictions(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.binaries.run_ok('train_wss.py', **self.smoke_flags(
+        self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
+        ema_decay=0.9))
+    images = tf.constant(
+        np.random.RandomState(1).randint(0, 256, (2, 50, 70, 3)), tf.uint8)
+    served, restored = {}, {}
+    for weights in ('model', 'teacher'):
+      export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
+      self.binaries.run_ok('export_model.py', model_dir=model_dir,
+                           export_dir=export_dir, weights=weights)
+      serve = tf.saved_model.load(export_dir).signatures['serving_default']
+      served[weights] = serve(images=images)['probabilities'].numpy()
+      model, _, _, path = trainer.load_trained_model(model_dir, name=weights)
+      self.assertEqual(os.path.basename(path), 'ckpt-4')
+      logits = model(tf.cast(images, tf.float32) / 255.0,
+                     training=False)['logits']
+      restored[weights] = tf.nn.softmax(tf.image.resize(
+          logits, (50, 70), method='bilinear')).numpy()
+      self.assertAllClose(served[weights], restored[weights], atol=1e-5,
+                          msg=weights)
+    # Teacher and model differ by far more than the serving tolerance above
+    # (~7e-4 after 4 smoke steps, whose moving statistics keep the
+    # probabilities near uniform), and the teacher's export is the teacher's:
+    # --weights=teacher did not export the model.
+    gap = np.abs(restored['teacher'] - restored['model']).max()
+    self.assertGreater(gap, 2e-4)
+    self.assertGreater(np.abs(served['teacher'] - restored['model']).max(),
+                       0.5 * gap)
+
   def test_teacher_flags_on_a_run_without_teacher_fail_clearly(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     flag_values = self.smoke_flags(
@@ -260,6 +280,13 @@ class TrainWssTest(tf.test.TestCase, parameterized.TestCase):
                              weights='teacher')
     self.assertNotEqual(proc.returncode, 0)
     self.assertRegex(proc.stdout, r"ckpt-4 holds no 'teacher'")
+    export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
+    proc = self.binaries.run('export_model.py', model_dir=model_dir,
+                             export_dir=export_dir, weights='teacher')
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertRegex(proc.stdout, r"ckpt-4 holds no 'teacher' \(runs with "
+                     r"--ema_decay save a 'teacher'\)")
+    self.assertFalse(os.path.exists(export_dir))
     proc = self.binaries.run('train_wss.py', **dict(
         flag_values, train_steps=6, ema_decay=0.9))
     self.assertNotEqual(proc.returncode, 0)

@@ -3,7 +3,9 @@
 `tiny_records`: a session-wide tiny synthetic data set (24 train + 6 val images of
 64 px) converted to records, with a labeled / unlabeled id list, built once in a
 temp dir. `binaries`: runs the repository's scripts in a fresh interpreter
-(`sys.executable`, cwd = repository root), as a user would.
+(`sys.executable`, cwd = repository root), as a user would. Helpers that are not
+fixtures (the fixture binder of test classes, image writers, the subprocess runner,
+the smoke model) are in testing_utils.py.
 """
 
 import collections
@@ -13,7 +15,9 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import testing_utils
+
+ROOT = testing_utils.ROOT
 
 
 def embedded_flags():
@@ -95,18 +99,14 @@ class Binaries(object):
 
   def run(self, script, timeout=300, **flag_values):
     """Runs to the end; returns the CompletedProcess (stdout+stderr in .stdout)."""
-    return subprocess.run(self.command(script, **flag_values), cwd=ROOT,
-                          env=self.env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                          check=False)
+    return testing_utils.run_command(self.command(script, **flag_values),
+                                     self.env, timeout)
 
   def run_ok(self, script, timeout=300, **flag_values):
     """Like `run`, but fails the test (with the log tail) on a non-zero exit."""
-    proc = self.run(script, timeout=timeout, **flag_values)
-    if proc.returncode != 0:
-      pytest.fail('%s exited with %d:\n%s' % (script, proc.returncode,
-                                              proc.stdout[-4000:]))
-    return proc
+    return testing_utils.run_command_ok(self.command(script, **flag_values),
+                                        self.env, timeout, what=script,
+                                        tail=4000)
 
   def popen(self, script, log_path, **flag_values):
     """Starts the script in the background, its output going to `log_path`."""
@@ -117,10 +117,8 @@ class Binaries(object):
 
   def run_python(self, source, args=(), timeout=300):
     """Runs `python -c source ARGS` from the repository root."""
-    return subprocess.run([sys.executable, '-c', source] + list(args), cwd=ROOT,
-                          env=self.env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                          check=False)
+    return testing_utils.run_command([sys.executable, '-c', source] + list(args),
+                                     self.env, timeout)
 
   def popen_python(self, source, args, log_path, env=None):
     """Starts `python -c source ARGS` in the background, output to `log_path`."""

@@ -12,9 +12,9 @@ from datasets import build_coco_data as coco
 from datasets import convert_utils
 from datasets import descriptors
 from datasets import record_format
-from tests.convert_voc_test import read_split
-from tests.convert_voc_test import snapshot_dir
-from tests.convert_voc_test import write_jpeg
+from tests.testing_utils import read_split
+from tests.testing_utils import snapshot_dir
+from tests.testing_utils import write_jpeg
 
 PERSON = 1
 CUP = descriptors.COCO_THING_CLASSES.index('cup') + 1

@@ -12,10 +12,10 @@ from datasets import build_folder_data as folder
 from datasets import convert_utils
 from datasets import descriptors
 from datasets import record_format
-from tests.convert_voc_test import read_split
-from tests.convert_voc_test import snapshot_dir
-from tests.convert_voc_test import write_jpeg
-from tests.convert_voc_test import write_palette_png
+from tests.testing_utils import read_split
+from tests.testing_utils import snapshot_dir
+from tests.testing_utils import write_jpeg
+from tests.testing_utils import write_palette_png
 
 H, W = 9, 11
 NUM_CLASSES = 3

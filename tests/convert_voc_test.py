@@ -20,59 +20,12 @@ from datasets import build_voc2012_data as voc
 from datasets import convert_utils
 from datasets import descriptors
 from datasets import record_format
+from tests.testing_utils import read_split
+from tests.testing_utils import snapshot_dir
+from tests.testing_utils import write_jpeg
+from tests.testing_utils import write_palette_png
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def write_jpeg(path, height, width, seed=0):
-  """Writes a random RGB JPEG and returns its pixels as TF decodes them."""
-  rng = np.random.RandomState(seed)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  Image.fromarray(rng.randint(0, 256, (height, width, 3)).astype(
-      np.uint8)).save(path, format='JPEG', quality=90)
-  with open(path, 'rb') as f:
-    return tf.io.decode_jpeg(f.read(), channels=3).numpy()
-
-
-def write_palette_png(path, mask):
-  """Writes a class-id mask as a VOC-style palette PNG (PIL mode 'P')."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  img = Image.fromarray(np.asarray(mask, np.uint8), mode='P')
-  img.putpalette(descriptors.voc_palette(256).flatten().tolist())
-  img.save(path, format='PNG')
-
-
-def snapshot_dir(directory):
-  """Returns {relative path: bytes} of every file under `directory` (or None)."""
-  if not os.path.isdir(directory):
-    return None
-  snap = {}
-  for root, dirs, files in os.walk(directory):
-    dirs.sort()
-    for name in files:
-      path = os.path.join(root, name)
-      with open(path, 'rb') as f:
-        snap[os.path.relpath(path, directory)] = f.read()
-  snap.update({os.path.relpath(os.path.join(root, d), directory) + '/': b''
-               for root, dirs, _ in os.walk(directory) for d in dirs})
-  return snap
-
-
-def read_split(record_dir, split):
-  """Decodes every record of a split into numpy dicts, keyed by filename."""
-  out = {}
-  for s in tf.data.TFRecordDataset(record_format.list_shards(record_dir, split)):
-    d = record_format.decode_example(s)
-    example = tf.train.Example.FromString(s.numpy())
-    out[d['filename'].numpy().decode()] = {
-        'image': d['image'].numpy(), 'label': d['label'].numpy()[..., 0],
-        'class_ids': d['class_ids'].numpy().tolist(),
-        'has_mask': bool(d['has_mask'].numpy()),
-        'image_bytes': example.features.feature[
-            record_format.IMAGE_ENCODED].bytes_list.value[0],
-        'keys': set(example.features.feature.keys()),
-    }
-  return out
 
 
 def _mask(seed, height, width, num_classes=21):

@@ -16,6 +16,8 @@ import tempfile
 import pytest
 import tensorflow as tf
 
+from tests import testing_utils
+
 pytestmark = pytest.mark.slow
 
 _TWO_CPUS = r'''
@@ -129,6 +131,185 @@ for name, options in (('pseudoseg', {}),
         # Strictly between where the model started and where it is now.
         teacher_moved=float(np.abs(t_copies[0] - initial).max()),
         teacher_lags=float(np.abs(t_copies[0] - copies[0]).max()))
+print(json.dumps(result))
+'''
+
+# The full supervised and PseudoSeg (+ EMA teacher, distribution alignment)
+# steps through TrainLoop on 2 replicas vs one device with the global batch,
+# step by step (see test_full_steps_match_one_device_step_by_step).
+_MIRRORED_EQUALS_ONE_DEVICE = _TWO_CPUS + r'''
+import dataclasses
+import functools
+import json
+import os
+import sys
+
+import numpy as np
+
+from core import config
+from core.modeling import model as model_lib
+from core.tasks import pseudoseg as pseudoseg_task
+from core.tasks import supervised
+from core.training import trainer
+
+model_dir = sys.argv[1]
+num_classes, crop, global_batch, steps = 5, 65, 4, 2
+half = global_batch // 2
+base = config.smoke()
+# No dropout: its masks are drawn per replica (the step seed is salted with the
+# replica id), so no split of the batch could match one device's. CAM threshold
+# 0 (every class): at initialisation the classifier's sigmoids sit next to the
+# default 0.5, where a float-sized difference between the two runs could flip
+# a CAM class and change the step by a jump instead of a rounding error.
+model_cfg = dataclasses.replace(base.model, pseudoseg_heads=True,
+                                aspp_dropout=0.0, cls_dropout=0.0,
+                                cam_threshold=0.0)
+train_cfg = dataclasses.replace(base.train, train_steps=steps, steps_per_loop=1,
+                                checkpoint_every=1, keep_checkpoints=steps + 1)
+rng = np.random.RandomState(0)
+# Both replicas get the same images (tiled twice on one device), each its own
+# labels and image labels: batch-norm statistics, which Mirrored computes per
+# replica, are then those of the global batch, while the losses and gradients
+# still differ between the replicas.
+images = rng.rand(half, crop, crop, 3).astype(np.float32)
+weak = rng.rand(half, crop, crop, 3).astype(np.float32)
+strong = np.clip(weak[:, :, ::-1] * 1.3, 0.0, 1.0).astype(np.float32)
+labels = rng.randint(0, num_classes, (global_batch, crop, crop, 1)).astype(
+    np.int32)
+class_labels = rng.randint(0, 2, (global_batch, num_classes - 1)).astype(
+    np.float32)
+
+
+def batch_of(b, first):
+  """A batch of `b` images (the halves tiled), labels from index `first`."""
+  tile = lambda a: np.concatenate([a] * (b // half))
+  ones = np.ones((b, crop, crop), np.float32)
+  labeled = {'image': tile(images), 'label': labels[first:first + b],
+             'valid': ones, 'class_labels': class_labels[first:first + b]}
+  unlabeled = {'weak_image': tile(weak), 'strong_image': tile(strong),
+               'weak_valid': ones, 'strong_valid': ones,
+               'class_labels': class_labels[first:first + b],
+               'has_class_labels': np.ones((b,), bool)}
+  return labeled, unlabeled
+
+
+def dataset_fn(kind, ctx, start_step):
+  # One input pipeline feeds both local replicas, element j to replica j.
+  b = ctx.get_per_replica_batch_size(global_batch)
+  elements = []
+  for j in range(global_batch // b):
+    labeled, unlabeled = batch_of(b, j * b)
+    elements.append(labeled if kind == 'supervised' else
+                    {'labeled': labeled, 'unlabeled': unlabeled})
+  stacked = tf.nest.map_structure(lambda *a: np.stack(a), *elements)
+  return tf.data.Dataset.from_tensor_slices(stacked).repeat()
+
+
+tf.keras.utils.set_random_seed(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+initial = model_lib.build_model(model_cfg, num_classes, (crop, crop)).get_weights()
+
+
+def build(strategy, kind):
+  """(objects to checkpoint, step fn, metric names), built in `strategy`'s scope."""
+  with strategy.scope():
+    model = model_lib.build_model(model_cfg, num_classes, (crop, crop))
+    model.set_weights(initial)
+    optimizer = trainer.make_optimizer(train_cfg)
+    optimizer.build(model.trainable_variables)
+    objects = {'model': model, 'optimizer': optimizer}
+    cfg = dataclasses.replace(base, model=model_cfg, train=train_cfg)
+    if kind == 'supervised':
+      task = supervised.SupervisedTask(cfg, num_classes)
+    else:
+      task = pseudoseg_task.PseudoSegTask(
+          config.override(cfg, ema_decay=0.9, distribution_alignment=0.5),
+          num_classes)
+      task.build_state(model)
+      objects.update(task.checkpoint_items())
+    step_fn = functools.partial(task.train_step, model, optimizer)
+    return objects, step_fn, task.metric_names()
+
+
+def train(strategy, kind, objects, step_fn, names, run_dir, until):
+  cfg = dataclasses.replace(train_cfg, train_steps=until)
+  extra = {k: v for k, v in objects.items() if k not in ('model', 'optimizer')}
+  loop = trainer.TrainLoop(strategy, objects['model'], objects['optimizer'],
+                           step_fn, functools.partial(dataset_fn, kind), run_dir,
+                           cfg, images_per_step=global_batch,
+                           checkpoint_objects=extra)
+  return loop.run(names)
+
+
+def state(objects):
+  """{part: [(name, numpy value)]} of one-device objects."""
+  return {part: [(v.name, v.numpy()) for v in objects[part].variables]
+          for part in ('model', 'teacher', 'distribution_alignment')
+          if part in objects}
+
+
+one = tf.distribute.OneDeviceStrategy('/cpu:0')
+two = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+result = {'replicas': two.num_replicas_in_sync}
+for kind in ('supervised', 'pseudoseg_ema_da'):
+  mirrored_dir = os.path.join(model_dir, kind, 'two')
+  objects, step_fn, names = build(two, kind)
+  metrics = train(two, kind, objects, step_fn, names, mirrored_dir, steps)
+  mirrored_copies_equal = True
+  for part in ('model', 'teacher'):
+    if part in objects:
+      for v in objects[part].variables:
+        copies = [c.numpy() for c in two.experimental_local_results(v)]
+        mirrored_copies_equal &= all(np.array_equal(copies[0], c)
+                                     for c in copies)
+  # One device, one step at a time from where the mirrored run stood before
+  # that step (its checkpoint), compared with where it stood after it.
+  probe, _, _ = build(one, kind)
+  per_step = []
+  for step in range(1, steps + 1):
+    objects, step_fn, names = build(one, kind)
+    if step > 1:
+      tf.train.Checkpoint(**objects).restore(
+          os.path.join(mirrored_dir, 'ckpt-%d' % (step - 1))
+      ).assert_existing_objects_matched()
+    before = state(objects)
+    train(one, kind, objects, step_fn, names,
+          os.path.join(model_dir, kind, 'one%d' % step), step)
+    after = state(objects)
+    tf.train.Checkpoint(**probe).restore(
+        os.path.join(mirrored_dir, 'ckpt-%d' % step)
+    ).assert_existing_objects_matched()
+    mirrored = state(probe)
+    report = {}
+    for part in after:
+      err = update = err2 = update2 = 0.0
+      ratio = [np.inf, -np.inf]
+      for (name, b), (_, a), (_, m) in zip(before[part], after[part],
+                                           mirrored[part]):
+        if 'moving_variance' in name:
+          r = m / a
+          ratio = [min(ratio[0], float(r.min())), max(ratio[1], float(r.max()))]
+        else:
+          err = max(err, float(np.abs(m - a).max()))
+          update = max(update, float(np.abs(a - b).max()))
+          err2 += float(np.sum(np.square(m - a)))
+          update2 += float(np.sum(np.square(a - b)))
+      # Max abs (for the record) and the L2 norm over all of the part's
+      # variables (the moving variances aside), which the test compares.
+      report[part] = {'err': err, 'update': update, 'err_l2': err2 ** 0.5,
+                      'update_l2': update2 ** 0.5}
+      if np.isfinite(ratio[0]):
+        report[part]['variance_ratio'] = ratio
+    if 'teacher' in after:
+      # What one more EMA update (a second replica's, say) would move the
+      # teacher by: (1 - d) (student - teacher).
+      d = min(0.9, (1.0 + step) / (10.0 + step))
+      report['teacher']['double_update_l2'] = float(sum(
+          np.sum(np.square((1 - d) * (s - t)))
+          for (name, s), (_, t) in zip(after['model'], after['teacher'])
+          if 'moving_variance' not in name) ** 0.5)
+    per_step.append(report)
+  result[kind] = {'metrics': metrics, 'copies_equal': bool(mirrored_copies_equal),
+                  'steps': per_step}
 print(json.dumps(result))
 '''
 
@@ -310,13 +491,7 @@ def _last_json(output):
   return json.loads(lines[-1])
 
 
-class MirroredTest(tf.test.TestCase):
-
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, binaries, tiny_records, smoke_flags_fn):
-    self.binaries = binaries
-    self.records = tiny_records
-    self.smoke_flags = smoke_flags_fn
+class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
   def test_pseudoseg_step_through_train_loop_on_two_replicas(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
@@ -345,6 +520,65 @@ class MirroredTest(tf.test.TestCase):
     names = [n for n, _ in tf.train.list_variables(os.path.join(
         model_dir, 'pseudoseg_ema_cutmix'))]
     self.assertTrue(any(n.startswith('teacher/') for n in names))
+
+  def test_full_steps_match_one_device_step_by_step(self):
+    """2 replicas == one device holding the global batch, step by step.
+
+    What is compared, and why:
+    - Batch norm normalises with each replica's own statistics under Mirrored
+      (no sync BN). Both replicas get the same images (the one device gets them
+      twice), so each replica's statistics are the global batch's; the labels
+      and image labels differ between the replicas, so do their losses and
+      gradients, which the strategy must sum with 1/2 each.
+    - Float32 alone separates the two by more than 1e-5 on the PseudoSeg step:
+      on one device, the update of the batch [x, x] and the mean of the
+      updates of [x] with each half's labels differ by up to ~1% in the kernels
+      that feed a batch norm (cancellation in their gradients; ~0.1% for the
+      supervised step), and batch norm amplifies weight differences from step
+      to step. So the one device takes each step from the mirrored run's
+      checkpoint before it, and the two updates must agree, in L2 norm over
+      all the weights (moving means included), to 5e-3 (supervised; measured
+      ~8e-4) or 3e-2 (PseudoSeg; ~7e-3) of the one-device update. The bugs
+      pinned are far larger: a loss not divided by the number of replicas
+      doubles the update (100%); a second EMA update per step (once per
+      replica) moves the teacher by (1 - d)(student - teacher),
+      `double_update_l2`, ~17% of its update, ~40x its measured error.
+    - Moving variances are Bessel-corrected per replica, n / (n - 1) with n
+      the replica's values per channel, against 2n / (2n - 1) on one device:
+      a little larger on 2 replicas, never smaller.
+    - Distribution alignment's marginals: cross-replica sums, to 1e-5.
+    """
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    proc = self.binaries.run_python(_MIRRORED_EQUALS_ONE_DEVICE, [model_dir],
+                                    timeout=900)
+    self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
+    result = _last_json(proc.stdout)
+    self.assertEqual(result['replicas'], 2)
+    for kind, rtol in (('supervised', 5e-3), ('pseudoseg_ema_da', 3e-2)):
+      run = result[kind]
+      self.assertTrue(run['copies_equal'], msg=kind)
+      self.assertLen(run['steps'], 2)
+      for step, report in enumerate(run['steps'], 1):
+        msg = '%s step %d: %s' % (kind, step, report)
+        parts = ({'model'} if kind == 'supervised' else
+                 {'model', 'teacher', 'distribution_alignment'})
+        self.assertEqual(set(report), parts, msg=msg)
+        for part in ('model', 'teacher'):
+          if part not in report:
+            continue
+          self.assertGreater(report[part]['update_l2'], 1e-2, msg=msg)
+          self.assertLess(report[part]['err_l2'],
+                          rtol * report[part]['update_l2'], msg=msg)
+          low, high = report[part]['variance_ratio']
+          self.assertBetween(low, 1.0 - 1e-5, 1.0 + 1e-2, msg=msg)
+          self.assertBetween(high, 1.0 - 1e-5, 1.0 + 1e-2, msg=msg)
+        if 'teacher' in report:
+          self.assertGreater(report['teacher']['double_update_l2'],
+                             10 * report['teacher']['err_l2'], msg=msg)
+          self.assertGreater(report['distribution_alignment']['update'], 1e-3,
+                             msg=msg)
+          self.assertLess(report['distribution_alignment']['err'], 1e-5,
+                          msg=msg)
 
   def test_distribution_alignment_matches_one_device_on_the_whole_batch(self):
     proc = self.binaries.run_python(_ALIGNMENT)
@@ -381,11 +615,9 @@ class MirroredTest(tf.test.TestCase):
                      'ckpt-4')
 
 
-class MultiWorkerTest(tf.test.TestCase):
+class MultiWorkerTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, binaries):
-    self.binaries = binaries
+  FIXTURES = {'binaries': 'binaries'}
 
   def test_two_local_workers_train_in_sync(self):
     workers = ['127.0.0.1:%d' % _free_port() for _ in range(2)]

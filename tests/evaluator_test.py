@@ -1,9 +1,21 @@
-"""Tests for core/evaluator.py with a fake model whose predictions are known."""
+"""Tests for core/evaluator.py.
 
+A fake model whose predictions are known checks the scoring by hand; a real smoke
+model (stride-4 logits) on odd-sized records checks original-size scoring against
+a numpy reference.
+"""
+
+import shutil
+import tempfile
+
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
 from core.evaluation import evaluator
+from datasets import input_pipeline
+from datasets import record_format
+from tests import testing_utils
 
 _NUM_CLASSES = 3
 
@@ -107,6 +119,125 @@ class PredictProbabilitiesTest(tf.test.TestCase):
                                             scales=(0.5, 1.25), flip=True)
     self.assertEqual(probs.shape, (2, 9, 13, _NUM_CLASSES))
     self.assertAllClose(tf.reduce_sum(probs, -1), tf.ones([2, 9, 13]))
+
+
+# Odd sizes: neither is a multiple of the model's output stride, and the two
+# differ, so padding to a common eval_size leaves padding in both.
+_ODD_SIZES = ((61, 70), (53, 47))
+_REAL_CLASSES = 4
+
+
+def _write_odd_records(record_dir):
+  """Two labeled records of _ODD_SIZES; some pixels carry the ignore label."""
+  rng = np.random.RandomState(3)
+  with record_format.ShardedWriter(record_dir, 'val', 1) as writer:
+    for i, (height, width) in enumerate(_ODD_SIZES):
+      image = rng.randint(0, 256, (height, width, 3)).astype(np.uint8)
+      # Blocky labels (a prediction can get some right), a band of 255.
+      label = np.repeat(np.repeat(
+          rng.randint(0, _REAL_CLASSES, (height // 8 + 1, width // 8 + 1)), 8,
+          0), 8, 1)[:height, :width, None].astype(np.uint8)
+      label[:3] = 255
+      writer.write(record_format.make_example(
+          testing_utils.png_bytes(image), 'odd_%d' % i, height, width,
+          label_data=testing_utils.png_bytes(label),
+          image_format='png'))
+
+
+def _real_model():
+  """A smoke DeepLabv3+ (logits at stride 4) whose predictions vary by pixel."""
+  return testing_utils.smoke_model(_REAL_CLASSES, seed=(5, 5))
+
+
+class OriginalSizeRealModelTest(tf.test.TestCase, parameterized.TestCase):
+  """evaluate() with a real stride-4 model on odd-sized, padded images."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    tf.keras.utils.set_random_seed(0)
+    cls.model = _real_model()
+    cls.record_dir = tempfile.mkdtemp()
+    _write_odd_records(cls.record_dir)
+    cls.files = record_format.list_shards(cls.record_dir, 'val')
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.record_dir)
+    super().tearDownClass()
+
+  def _reference(self, eval_size, batch_size):
+    """Confusion matrix computed here, on the original pixels only.
+
+    The model sees the padded image (as the evaluator's input); its logits
+    ([B, H/4, W/4, C] rounded up) are upsampled bilinearly to the padded size,
+    argmaxed, then cut to each image's original height and width, and compared
+    with the record's own (unpadded) label.
+    """
+    cm = np.zeros((_REAL_CLASSES, _REAL_CLASSES), np.int64)
+    # Two wrong ways, to show that the test can tell: padding scored as class
+    # 0, and logits stretched to the original size (ignoring the padding).
+    with_padding, stretched = cm.copy(), cm.copy()
+    logit_sizes, distinct = [], set()
+    originals = {r['filename'][0]: r for r in
+                 input_pipeline.eval_dataset(self.files).as_numpy_iterator()}
+    dataset = input_pipeline.eval_dataset(self.files, eval_size=eval_size,
+                                          batch_size=batch_size)
+    for batch in dataset.as_numpy_iterator():
+      logits = self.model(batch['image'], training=False)['logits']
+      logit_sizes.append(tuple(logits.shape[1:3]))
+      padded = tf.image.resize(logits, batch['image'].shape[1:3],
+                               method='bilinear').numpy()
+      for i, name in enumerate(batch['filename']):
+        h, w = batch['height'][i], batch['width'][i]
+        prediction = padded[i, :h, :w].argmax(-1)
+        label = originals[name]['label'][0, :h, :w, 0]
+        keep = label != 255
+        distinct.update(np.unique(prediction[keep]).tolist())
+        np.add.at(cm, (label[keep], prediction[keep]), 1)
+        whole = batch['label'][i, ..., 0]
+        whole = np.where(batch['valid'][i] > 0, whole, 0)
+        scored = whole != 255
+        np.add.at(with_padding, (whole[scored],
+                                 padded[i].argmax(-1)[scored]), 1)
+        wrong = tf.image.resize(logits[i:i + 1], (h, w),
+                                method='bilinear').numpy()[0].argmax(-1)
+        np.add.at(stretched, (label[keep], wrong[keep]), 1)
+    return cm, logit_sizes, distinct, (with_padding, stretched)
+
+  @parameterized.named_parameters(('common_eval_size', (64, 80), 2),
+                                  ('own_size_batch_1', None, 1))
+  def test_miou_matches_upsampled_argmax_on_original_pixels(self, eval_size,
+                                                            batch_size):
+    cm, logit_sizes, distinct, wrong_ways = self._reference(eval_size,
+                                                            batch_size)
+    # The model's output really is smaller than its input (stride 4).
+    if eval_size:
+      self.assertEqual(logit_sizes, [(16, 20)])
+    else:  # Each image padded to a multiple of 16: 64x80 and 64x48.
+      self.assertEqual(logit_sizes, [(16, 20), (16, 12)])
+    # Guards: predictions vary, and every original non-ignored pixel is scored
+    # exactly once (61*70 + 53*47 pixels, minus the three ignored rows).
+    self.assertGreater(len(distinct), 1)
+    self.assertEqual(cm.sum(), sum((h - 3) * w for h, w in _ODD_SIZES))
+    result = evaluator.evaluate(
+        self.model, input_pipeline.eval_dataset(
+            self.files, eval_size=eval_size, batch_size=batch_size),
+        _REAL_CLASSES)
+    def iou(matrix):
+      intersection = np.diag(matrix).astype(np.float64)
+      union = matrix.sum(0) + matrix.sum(1) - intersection
+      return np.where(union > 0, intersection / np.maximum(union, 1), np.nan)
+    per_class = iou(cm)
+    self.assertEqual(result['num_images'], len(_ODD_SIZES))
+    # Same pixels, same classes: equal up to float printing (a single pixel
+    # scored differently moves an IoU by ~1/union > 1e-4).
+    self.assertAllClose(result['per_class_iou'], per_class, atol=1e-9)
+    self.assertAllClose(result['miou'], np.nanmean(per_class), atol=1e-9)
+    self.assertAllClose(result['pixel_accuracy'], np.trace(cm) / cm.sum(),
+                        atol=1e-9)
+    for wrong in wrong_ways:
+      self.assertGreater(np.nanmax(np.abs(iou(wrong) - per_class)), 1e-3)
 
 
 if __name__ == '__main__':

@@ -1,30 +1,20 @@
 """Tests for core/export.py: SavedModel round trip against the in-memory model."""
 
-import dataclasses
 import os
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-from core import config
-from core.modeling import model as model_lib
 from core.serving import export
+from tests import testing_utils
 
 _NUM_CLASSES = 4
 
 
 def _model():
-  """A smoke model whose inference output depends on the image.
-
-  Freshly built, its batch-norm moving statistics make the logits ~1e-7 (all
-  predictions near ties); with momentum 0, one training pass sets them to real
-  batch statistics, so the comparisons below mean something.
-  """
-  cfg = dataclasses.replace(config.smoke().model, batchnorm_momentum=0.0)
-  model = model_lib.build_model(cfg, _NUM_CLASSES, (65, 65))
-  model(tf.random.stateless_uniform([4, 65, 65, 3], [9, 9]), training=True)
-  return model
+  """A smoke model whose inference output depends on the image."""
+  return testing_utils.smoke_model(_NUM_CLASSES)
 
 
 def _expected(model, images):

@@ -10,6 +10,7 @@ import tensorflow as tf
 from core import config
 from datasets import input_pipeline
 from datasets import record_format
+from tests import testing_utils
 
 NUM_CLASSES = 5
 NUM_TRAIN = 12
@@ -17,8 +18,7 @@ CROP = (17, 19)
 GIVEN_LABELS = [4]  # Carried by records whose index is a multiple of 4.
 
 
-def _png(array):
-  return tf.io.encode_png(tf.constant(array, tf.uint8)).numpy()
+_png = testing_utils.png_bytes
 
 
 def _write_records(record_dir):

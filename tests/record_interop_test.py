@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from datasets import convert_utils
 from datasets import record_format
-from tests.convert_voc_test import write_jpeg
+from tests.testing_utils import write_jpeg
 
 H, W = 12, 16
 _MEAN = np.array([123.675, 116.28, 103.53], np.float32)

@@ -19,7 +19,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -28,8 +27,9 @@ import pytest
 
 from tests import conftest
 from tests.convert_coco_test import CocoFixture
-from tests.convert_voc_test import write_jpeg
-from tests.convert_voc_test import write_palette_png
+from tests import testing_utils
+from tests.testing_utils import write_jpeg
+from tests.testing_utils import write_palette_png
 
 pytestmark = pytest.mark.slow
 
@@ -54,19 +54,8 @@ def _env(**overrides):
   return env
 
 
-def _run(args, env, timeout=600, merge=True):
-  """Runs `args` from the repository root; returns the CompletedProcess."""
-  return subprocess.run(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT if merge else subprocess.PIPE,
-                        text=True, timeout=timeout, check=False)
-
-
-def _run_ok(args, env, timeout=600):
-  proc = _run(args, env, timeout)
-  if proc.returncode != 0:
-    pytest.fail('%s exited with %d:\n%s' % (' '.join(args), proc.returncode,
-                                            proc.stdout[-6000:]))
-  return proc
+_run = testing_utils.run_command
+_run_ok = testing_utils.run_command_ok
 
 
 def _bash(script, *args, timeout=600, **env):

@@ -6,18 +6,10 @@ import tensorflow as tf
 
 from augment import strong
 from augment import weak
+from tests.testing_utils import run_in_mode as run
 
 _MODES = (('eager', 'eager'), ('tf_data', 'tf_data'))
 _NO_JITTER = dict(brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
-
-
-def run(mode, fn, *args):
-  """Calls `fn(*args)` eagerly or as a tf.data map; returns numpy structures."""
-  if mode == 'eager':
-    out = fn(*args)
-  else:
-    out = next(iter(tf.data.Dataset.from_tensors(tuple(args)).map(fn)))
-  return tf.nest.map_structure(lambda t: t.numpy(), out)
 
 
 def random_image(seed, height=24, width=28, low=0.0, high=1.0):

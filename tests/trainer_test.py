@@ -25,6 +25,7 @@ from core.tasks import options  # pylint: disable=unused-import
 from core.tasks.options import base as options_base
 from core.tasks import supervised
 from core.training import trainer
+from tests import testing_utils
 
 
 def _smoke_cfg(records, model_dir, train_steps=4):
@@ -61,11 +62,9 @@ def _supervised_loop(cfg, start_steps, image_summary_fn=None):
   return loop, model, optimizer
 
 
-class ResumeTest(tf.test.TestCase):
+class ResumeTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _records(self, tiny_records):
-    self.records = tiny_records
+  FIXTURES = {'records': 'tiny_records'}
 
   def test_second_run_resumes_step_weights_and_data_position(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
@@ -140,11 +139,9 @@ class ResumeTest(tf.test.TestCase):
     self.assertNotAllClose(from_zero[0]['image'], from_zero[2]['image'])
 
 
-class LoadTrainedModelTest(tf.test.TestCase):
+class LoadTrainedModelTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _records(self, tiny_records):
-    self.records = tiny_records
+  FIXTURES = {'records': 'tiny_records'}
 
   def test_restores_the_latest_or_a_given_checkpoint(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
@@ -317,21 +314,16 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
 
 
 @pytest.mark.slow
-class KillAndRestartTest(tf.test.TestCase):
+class KillAndRestartTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  @pytest.fixture(autouse=True)
-  def _fixtures(self, tiny_records, binaries, smoke_flags_fn):
-    self.records = tiny_records
-    self.binaries = binaries
-    self.smoke_flags = smoke_flags_fn
+  def _start_and_kill(self, script, flag_values):
+    """Starts `script`, SIGKILLs it after its first checkpoint; returns that step.
 
-  def test_sigkill_then_restart_resumes_from_the_saved_step(self):
-    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    flag_values = self.smoke_flags(
-        self.records, model_dir, train_steps=16, summary_every=100,
-        image_summary_every=100)
+    Also returns the killed run's log (for failure messages).
+    """
+    model_dir = flag_values['model_dir']
     log_path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'first.log')
-    proc = self.binaries.popen('train_sup.py', log_path, **flag_values)
+    proc = self.binaries.popen(script, log_path, **flag_values)
     try:
       deadline = time.time() + 240
       while (tf.train.latest_checkpoint(model_dir) is None and
@@ -349,7 +341,14 @@ class KillAndRestartTest(tf.test.TestCase):
                      msg='Not killed mid-run:\n' + first_log[-3000:])
     saved = tf.train.latest_checkpoint(model_dir)
     self.assertIsNotNone(saved, msg=first_log[-3000:])
-    saved_step = int(saved.rsplit('-', 1)[1])
+    return int(saved.rsplit('-', 1)[1]), first_log
+
+  def test_sigkill_then_restart_resumes_from_the_saved_step(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(
+        self.records, model_dir, train_steps=16, summary_every=100,
+        image_summary_every=100)
+    saved_step, _ = self._start_and_kill('train_sup.py', flag_values)
     self.assertBetween(saved_step, 2, 14)
 
     second = self.binaries.run_ok('train_sup.py', **flag_values)
@@ -376,6 +375,42 @@ class KillAndRestartTest(tf.test.TestCase):
     self.assertNotEmpty(names)
     for name in names:
       self.assertAllEqual(reader.get_tensor(name), whole.get_tensor(name),
+                          msg=name)
+
+  def test_train_wss_sigkill_then_restart_ends_bit_identical(self):
+    # The EMA teacher, distribution alignment's marginals and CutMix's per-step
+    # boxes: every checkpoint item of train_wss.py and one more random draw.
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    flag_values = self.smoke_flags(
+        self.records, model_dir, unlabeled_ids=self.records.unlabeled_ids,
+        train_steps=8, summary_every=100, image_summary_every=100,
+        ema_decay=0.9, distribution_alignment=0.9, cutmix=True)
+    saved_step, first_log = self._start_and_kill('train_wss.py', flag_values)
+    self.assertBetween(saved_step, 2, 6, msg=first_log[-3000:])
+    second = self.binaries.run_ok('train_wss.py', **flag_values)
+    self.assertRegex(second.stdout,
+                     r'Resumed from \S*ckpt-%d at step %d\.' % (saved_step,
+                                                                saved_step))
+    self.assertRegex(second.stdout, r'step 8/8 \| loss')
+    resumed_path = tf.train.latest_checkpoint(model_dir)
+    self.assertEqual(os.path.basename(resumed_path), 'ckpt-8')
+
+    whole_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.binaries.run_ok('train_wss.py', **dict(flag_values, model_dir=whole_dir))
+    whole_path = tf.train.latest_checkpoint(whole_dir)
+    resumed = tf.train.load_checkpoint(resumed_path)
+    whole = tf.train.load_checkpoint(whole_path)
+    names = sorted(n for n, _ in tf.train.list_variables(whole_path))
+    # Every object of the checkpoint, not only the model's weights.
+    self.assertEqual(names,
+                     sorted(n for n, _ in tf.train.list_variables(resumed_path)))
+    roots = {n.split('/')[0] for n in names}
+    self.assertContainsSubset(
+        {'model', 'optimizer', 'teacher', 'distribution_alignment'}, roots)
+    for name in names:
+      if name == '_CHECKPOINTABLE_OBJECT_GRAPH':
+        continue
+      self.assertAllEqual(resumed.get_tensor(name), whole.get_tensor(name),
                           msg=name)
 
 

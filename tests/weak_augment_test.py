@@ -5,18 +5,9 @@ import numpy as np
 import tensorflow as tf
 
 from augment import weak
+from tests.testing_utils import run_in_mode as run
 
 _MODES = (('eager', 'eager'), ('tf_data', 'tf_data'))
-
-
-def run(mode, fn, *args):
-  """Calls `fn(*args)` eagerly or as a tf.data map; returns numpy structures."""
-  if mode == 'eager':
-    out = fn(*args)
-  else:
-    dataset = tf.data.Dataset.from_tensors(tuple(args)).map(fn)
-    out = next(iter(dataset))
-  return tf.nest.map_structure(lambda t: t.numpy(), out)
 
 
 def coordinate_image(height, width, tile=8):
