@@ -141,7 +141,7 @@ def check_oracle_masks(cfg):
     ValueError: naming the split, the record dir and the first records without
       one (the oracle would give them no consistency loss, silently).
   """
-  if not cfg.pseudo_label.oracle_pseudo_labels:
+  if not cfg.diagnostics.oracle_pseudo_labels:
     return
   files = record_format.list_shards(cfg.data.record_dir,
                                     cfg.data.unlabeled_split)

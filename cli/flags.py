@@ -14,7 +14,8 @@ from core import config as config_lib
 
 SUPERVISED_SECTIONS = ('model', 'data', 'train')
 PSEUDOSEG_SECTIONS = ('model', 'data', 'strong_aug', 'pseudo_label', 'loss',
-                      'train')
+                      'ema_teacher', 'alignment', 'cutmix', 'feature_dropout',
+                      'rampup', 'diagnostics', 'train')
 # Settings every training run must give.
 REQUIRED = ('record_dir', 'model_dir')
 

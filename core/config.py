@@ -273,7 +273,7 @@ class StrongAugConfig(Section):
 
 @dataclasses.dataclass(frozen=True)
 class PseudoLabelConfig(Section):
-  """How the pseudo label is made, and the options of ours around it."""
+  """How the pseudo label is made, and where the CAM's classes come from."""
   pseudo_src: str = setting(
       'avg', 'Pseudo-label source: avg (calibrated fusion of decoder and SGC) '
       '| att (SGC alone) | dec (decoder alone).', one_of(*PSEUDO_SOURCES))
@@ -292,37 +292,6 @@ class PseudoLabelConfig(Section):
   teacher_training_mode: bool = setting(
       True, 'Run the weak (teacher) pass in training mode, as the official '
       'code does.')
-  score_pseudo_labels: bool = setting(
-      False, 'Diagnostic: log the mIoU of the teacher\'s decoder, SGC and fused '
-      'labels against the unlabeled images\' own masks (needs records with '
-      'masks; the masks never reach a loss).')
-  oracle_pseudo_labels: bool = setting(
-      False, 'Diagnostic, not semi-supervised: the pseudo label is the '
-      'unlabeled image\'s own mask (one-hot, the ignore label weighs 0): the '
-      'ceiling of the consistency path with a perfect teacher.')
-  oracle_share: float = setting(
-      1.0, 'With --oracle_pseudo_labels, the share of unlabeled images (drawn '
-      'per image and step) whose pseudo label is their mask; the others keep '
-      'the teacher\'s label (logged as target_miou).', in_range(0.0, 1.0))
-  ema_decay: float = setting(
-      0.0, 'EMA teacher: pseudo labels from a moving average of the model '
-      '(decay d, ramped as min(d, (1+step)/(10+step))); 0 = the model itself '
-      '(official).', in_range(0.0, 1.0, high_open=True))
-  cutmix: bool = setting(
-      False, 'CutMix between unlabeled images: strong views and pseudo labels '
-      'mixed with one box per image (not in the official code).')
-  cutmix_area: float = setting(
-      0.5, 'Share of the image inside the CutMix box.',
-      in_range(0.0, 1.0, low_open=True))
-  feature_dropout: float = setting(
-      0.0, 'Feature dropout perturbation: share of the ASPP output channels '
-      'dropped for the student\'s strong views; 0 = off (official).',
-      in_range(0.0, 1.0, high_open=True))
-  distribution_alignment: float = setting(
-      0.0, 'Distribution alignment (ReMixMatch): the fused probability times '
-      '(labeled pixels\' class marginal / teacher\'s marginal), both running '
-      'averages with this momentum; 0 = off (official).',
-      in_range(0.0, 1.0, high_open=True))
   decoder_image_labels: float = setting(
       0.0, 'Unlabeled mode (ours, not in the paper): an unlabeled image\'s '
       'classes are those the teacher\'s decoder predicts on at least this '
@@ -330,11 +299,6 @@ class PseudoLabelConfig(Section):
       'supervise the classifier as image labels would. 0 = off.',
       in_range(0.0, 1.0))
 
-  def _check_together(self, section):
-    if self.oracle_share != 1.0 and not self.oracle_pseudo_labels:
-      raise ConfigError(section, 'oracle_share',
-                        'needs {oracle_pseudo_labels}, got %r without it' %
-                        self.oracle_share)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,10 +316,82 @@ class LossConfig(Section):
   unsup_weight: float = setting(
       1.0, 'Weight of the consistency loss on the unlabeled strong views.',
       in_range(0.0))
+
+
+# The options of the PseudoSeg step (core/tasks/options/), a section each; ours to
+# offer on top of the official recipe, all off by default.
+
+
+@dataclasses.dataclass(frozen=True)
+class EmaTeacherConfig(Section):
+  """The EMA teacher (core/tasks/options/ema_teacher.py)."""
+  ema_decay: float = setting(
+      0.0, 'EMA teacher: pseudo labels from a moving average of the model '
+      '(decay d, ramped as min(d, (1+step)/(10+step))); 0 = the model itself '
+      '(official).', in_range(0.0, 1.0, high_open=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignmentConfig(Section):
+  """Distribution alignment (core/tasks/options/distribution_alignment.py)."""
+  distribution_alignment: float = setting(
+      0.0, 'Distribution alignment (ReMixMatch): the fused probability times '
+      '(labeled pixels\' class marginal / teacher\'s marginal), both running '
+      'averages with this momentum; 0 = off (official).',
+      in_range(0.0, 1.0, high_open=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class CutMixConfig(Section):
+  """CutMix between unlabeled images (core/tasks/options/cutmix.py)."""
+  cutmix: bool = setting(
+      False, 'CutMix between unlabeled images: strong views and pseudo labels '
+      'mixed with one box per image (not in the official code).')
+  cutmix_area: float = setting(
+      0.5, 'Share of the image inside the CutMix box.',
+      in_range(0.0, 1.0, low_open=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureDropoutConfig(Section):
+  """Feature dropout of the student (core/tasks/options/feature_dropout.py)."""
+  feature_dropout: float = setting(
+      0.0, 'Feature dropout perturbation: share of the ASPP output channels '
+      'dropped for the student\'s strong views; 0 = off (official).',
+      in_range(0.0, 1.0, high_open=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class RampupConfig(Section):
+  """Ramp-up of the consistency weight (core/tasks/options/consistency_rampup.py)."""
   unsup_rampup_steps: int = setting(
       0, 'Ramp-up of the consistency weight over this many steps, '
       'unsup_weight*exp(-5(1-step/N)^2) (Laine & Aila 2017; not in the '
       'official code); 0 = off.', in_range(0))
+
+
+@dataclasses.dataclass(frozen=True)
+class DiagnosticsConfig(Section):
+  """The lab's diagnostics of the PseudoSeg step (research/pseudo_label_options.py)."""
+  score_pseudo_labels: bool = setting(
+      False, 'Diagnostic: log the mIoU of the teacher\'s decoder, SGC and fused '
+      'labels against the unlabeled images\' own masks (needs records with '
+      'masks; the masks never reach a loss).')
+  oracle_pseudo_labels: bool = setting(
+      False, 'Diagnostic, not semi-supervised: the pseudo label is the '
+      'unlabeled image\'s own mask (one-hot, the ignore label weighs 0): the '
+      'ceiling of the consistency path with a perfect teacher.')
+  oracle_share: float = setting(
+      1.0, 'With --oracle_pseudo_labels, the share of unlabeled images (drawn '
+      'per image and step) whose pseudo label is their mask; the others keep '
+      'the teacher\'s label (logged as target_miou).', in_range(0.0, 1.0))
+
+  def _check_together(self, section):
+    if self.oracle_share != 1.0 and not self.oracle_pseudo_labels:
+      raise ConfigError(section, 'oracle_share',
+                        'needs {oracle_pseudo_labels}, got %r without it' %
+                        self.oracle_share)
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,6 +449,12 @@ class ExperimentConfig(object):
   strong_aug: StrongAugConfig = StrongAugConfig()
   pseudo_label: PseudoLabelConfig = PseudoLabelConfig()
   loss: LossConfig = LossConfig()
+  ema_teacher: EmaTeacherConfig = EmaTeacherConfig()
+  alignment: AlignmentConfig = AlignmentConfig()
+  cutmix: CutMixConfig = CutMixConfig()
+  feature_dropout: FeatureDropoutConfig = FeatureDropoutConfig()
+  rampup: RampupConfig = RampupConfig()
+  diagnostics: DiagnosticsConfig = DiagnosticsConfig()
   train: TrainConfig = TrainConfig()
 
   def __post_init__(self):
@@ -449,8 +491,7 @@ def override(cfg, **settings):
   Raises:
     KeyError: a name that is no setting.
   """
-  owner = {f.name: section.name for section in dataclasses.fields(cfg)
-           for f in dataclasses.fields(getattr(cfg, section.name))}
+  owner = _owners(cfg)
   sections = {}
   for name, value in settings.items():
     if name not in owner:
@@ -459,21 +500,29 @@ def override(cfg, **settings):
   return replace(cfg, **sections)
 
 
+def _owners(cfg):
+  """{setting name: its section's name} (names are unique across sections)."""
+  return {f.name: section.name for section in dataclasses.fields(cfg)
+          for f in dataclasses.fields(getattr(cfg, section.name))}
+
+
 def from_dict(d):
-  """Inverse of `dataclasses.asdict` for `ExperimentConfig` (lists -> tuples)."""
-  def build(cls, values):
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-      if f.name not in values:
-        continue
-      v = values[f.name]
-      if isinstance(v, list):
-        v = tuple(v)
-      kwargs[f.name] = v
-    return cls(**kwargs)
-  types = {f.name: f.type for f in dataclasses.fields(ExperimentConfig)}
-  return ExperimentConfig(**{k: build(types[k], v) for k, v in d.items()
-                             if k in types})
+  """Inverse of `dataclasses.asdict` for `ExperimentConfig` (lists -> tuples).
+
+  A setting is found by its name, in whichever section the record holds it: a
+  run's config.json written before a setting moved to a section of its own
+  reads as it was meant. Names that are no setting are ignored.
+  """
+  owner = _owners(ExperimentConfig())
+  sections = {}
+  for values in d.values():
+    if not isinstance(values, dict):
+      continue
+    for name, v in values.items():
+      if name in owner:
+        sections.setdefault(owner[name], {})[name] = (
+            tuple(v) if isinstance(v, list) else v)
+  return replace(ExperimentConfig(), **sections)
 
 
 def smoke(cfg: Optional[ExperimentConfig] = None):

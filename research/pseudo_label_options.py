@@ -106,7 +106,7 @@ class PseudoLabelScores(base.Option):
 
   @classmethod
   def from_config(cls, cfg, num_classes, ignore_label):
-    if not cfg.pseudo_label.score_pseudo_labels:
+    if not cfg.diagnostics.score_pseudo_labels:
       return None
     return cls(num_classes, ignore_label)
 
@@ -131,9 +131,9 @@ class OraclePseudoLabels(base.Option):
 
   @classmethod
   def from_config(cls, cfg, num_classes, ignore_label):
-    if not cfg.pseudo_label.oracle_pseudo_labels:
+    if not cfg.diagnostics.oracle_pseudo_labels:
       return None
-    return cls(cfg.pseudo_label.oracle_share, num_classes, ignore_label)
+    return cls(cfg.diagnostics.oracle_share, num_classes, ignore_label)
 
   def replace(self, ctx):
     weak_label = _weak_label(ctx, 'oracle_pseudo_labels')

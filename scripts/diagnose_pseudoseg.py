@@ -121,14 +121,14 @@ def _print_cam_levels(probe, cam_level):
 
 def _restore_alignment(cfg, num_classes, path):
   """The `align` of a run trained with --distribution_alignment, else None."""
-  if not cfg.pseudo_label.distribution_alignment:
+  if not cfg.alignment.distribution_alignment:
     return None
   alignment = distribution_alignment.DistributionAlignment(
-      num_classes, cfg.pseudo_label.distribution_alignment)
+      num_classes, cfg.alignment.distribution_alignment)
   trainer.restore_model(alignment, path, name='distribution_alignment')
   print('The fused label is aligned with the run\'s class marginals at %s '
         '(--distribution_alignment=%g).' % (
-            path, cfg.pseudo_label.distribution_alignment))
+            path, cfg.alignment.distribution_alignment))
   return alignment.align
 
 

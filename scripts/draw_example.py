@@ -23,10 +23,10 @@ from absl import logging
 import tensorflow as tf
 
 from cli import experiment_lib
-from core import visualization
-from core.tasks import pseudoseg as pseudoseg_task
 from core.tasks.options import base as options_lib
+from core.tasks import pseudoseg as pseudoseg_task
 from core.training import trainer
+from core import visualization
 from datasets import input_pipeline
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'A train_wss.py run.',

@@ -291,12 +291,12 @@ class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
         flag_values, train_steps=6, ema_decay=0.9))
     self.assertNotEqual(proc.returncode, 0)
     self.assertRegex(proc.stdout, r'holds a checkpoint of another model.*'
-                     r'pseudo_label.ema_decay: 0.0 \(saved\) vs 0.9 \(now\)')
+                     r'ema_teacher.ema_decay: 0.0 \(saved\) vs 0.9 \(now\)')
     # Nothing was lost: the run's checkpoint and config are still the ones it had.
     self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
                      'ckpt-4')
     with open(os.path.join(model_dir, 'config.json')) as f:
-      self.assertEqual(json.load(f)['pseudo_label']['ema_decay'], 0.0)
+      self.assertEqual(json.load(f)['ema_teacher']['ema_decay'], 0.0)
     proc = self.binaries.run('train_wss.py', **dict(flag_values, cutmix_area=0.0))
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn('--cutmix_area must be in (0, 1], got 0.0', proc.stdout)

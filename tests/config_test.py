@@ -31,8 +31,8 @@ def test_setting_names_are_unique_across_sections():
     (dict(batch_size=0), 'train.batch_size must be >= 1, got 0'),
     (dict(steps_per_loop=0), 'train.steps_per_loop must be >= 1, got 0'),
     (dict(crop_size=(0, 0)), 'data.crop_size must be two positive integers'),
-    (dict(ema_decay=1.0), r'pseudo_label.ema_decay must be in \[0, 1\), got 1.0'),
-    (dict(cutmix_area=0.0), r'pseudo_label.cutmix_area must be in \(0, 1\], got 0.0'),
+    (dict(ema_decay=1.0), r'ema_teacher.ema_decay must be in \[0, 1\), got 1.0'),
+    (dict(cutmix_area=0.0), r'cutmix.cutmix_area must be in \(0, 1\], got 0.0'),
     (dict(backbone='vgg'), "model.backbone must be one of 'mobilenet_v2' | "),
     (dict(cam_level='last'),
      'model.cam_level must be "" or a backbone level such as 3, got \'last\''),
@@ -40,7 +40,7 @@ def test_setting_names_are_unique_across_sections():
     (dict(output_stride=32), 'model.output_stride must be one of 8 | 16'),
     (dict(width_multiplier='wide'), 'model.width_multiplier must be of type float'),
     (dict(oracle_share=0.5),
-     'pseudo_label.oracle_share needs oracle_pseudo_labels, got 0.5 without it'),
+     'diagnostics.oracle_share needs oracle_pseudo_labels, got 0.5 without it'),
     (dict(min_scale=2.0, max_scale=1.0), 'data.min_scale must be <= max_scale'),
     (dict(decoder_image_labels=0.1, use_image_labels=True),
      'decoder_image_labels is for the unlabeled mode'),
@@ -62,7 +62,7 @@ def test_flag_form_of_the_message():
     config.override(config.ExperimentConfig(), oracle_share=0.5)
   assert raised.value.as_flags() == (
       '--oracle_share needs --oracle_pseudo_labels, got 0.5 without it')
-  assert (raised.value.section, raised.value.name) == ('pseudo_label',
+  assert (raised.value.section, raised.value.name) == ('diagnostics',
                                                        'oracle_share')
 
 
@@ -80,3 +80,16 @@ def test_override_refuses_unknown_names():
 def test_defaults_and_smoke_preset_are_valid():
   assert config.smoke().train.train_steps == 4
   assert config.ExperimentConfig().model.backbone == 'mobilenet_v2'
+
+
+def test_a_setting_is_read_from_the_section_an_older_record_holds_it_in():
+  # Runs written when the options' settings sat in pseudo_label and loss.
+  record = json.loads(config.ExperimentConfig().to_json())
+  for section in ('ema_teacher', 'cutmix', 'rampup'):
+    del record[section]
+  record['pseudo_label'].update(ema_decay=0.99, cutmix=True, cutmix_area=0.3)
+  record['loss']['unsup_rampup_steps'] = 300
+  cfg = config.from_dict(record)
+  assert cfg.ema_teacher.ema_decay == 0.99
+  assert (cfg.cutmix.cutmix, cfg.cutmix.cutmix_area) == (True, 0.3)
+  assert cfg.rampup.unsup_rampup_steps == 300

@@ -60,7 +60,7 @@ class TestOracleWiring:
         config.smoke(), data=dict(record_dir=tiny_records.record_dir,
                                   crop_size=(33, 33)),
         # A share without the oracle is refused (core.config), so only with it.
-        pseudo_label=dict(oracle_pseudo_labels=oracle,
+        diagnostics=dict(oracle_pseudo_labels=oracle,
                           oracle_share=0.25 if oracle else 1.0),
         train=dict(unlabeled_batch_size=2))
     descriptor = experiment_lib.dataset_info(cfg)
@@ -72,7 +72,7 @@ class TestOracleWiring:
              oracle_option.share if oracle_option else 0.25) == (oracle, 0.25))
     assert 'ConsistencyRampup' not in options
     task = experiment_lib.build_task(
-        config.replace(cfg, loss=dict(unsup_rampup_steps=150)), descriptor,
+        config.replace(cfg, rampup=dict(unsup_rampup_steps=150)), descriptor,
         pseudoseg=True)
     rampup = [o for o in task.options if type(o).__name__ == 'ConsistencyRampup']
     assert rampup[0].steps == 150
@@ -96,13 +96,13 @@ class TestOracleWiring:
         writer.write(record_format.make_example(png, name, 4, 4,
                                                 image_format='png'))
     cfg = config.replace(config.smoke(), data=dict(record_dir=str(tmp_path)),
-                         pseudo_label=dict(oracle_pseudo_labels=True))
+                         diagnostics=dict(oracle_pseudo_labels=True))
     with pytest.raises(ValueError, match=r"2 record\(s\) of split 'train' in "
                        r'.* have none \(bare_0, bare_1\)'):
       experiment_lib.check_oracle_masks(cfg)
     # Without the oracle nothing is read.
     experiment_lib.check_oracle_masks(config.replace(
-        cfg, pseudo_label=dict(oracle_pseudo_labels=False)))
+        cfg, diagnostics=dict(oracle_pseudo_labels=False)))
 
 
 if __name__ == '__main__':

@@ -69,7 +69,7 @@ def _run_pseudoseg_step(model, optimizer, batch, teacher=None, alignment=None,
   cfg = _task_config(model, settings)
   given = []
   if teacher is not None:
-    given.append(ema_teacher.EmaTeacher(cfg.pseudo_label.ema_decay, teacher))
+    given.append(ema_teacher.EmaTeacher(cfg.ema_teacher.ema_decay, teacher))
   if alignment is not None:
     given.append(alignment_option.DistributionAlignment(
         _NUM_CLASSES, alignment.momentum, alignment))

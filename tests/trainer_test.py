@@ -226,19 +226,20 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     self.assertIn('another model', str(raised.exception))
 
   @parameterized.named_parameters(
-      ('ema_teacher', 'ema_decay', 0.99, 'an EMA teacher'),
-      ('alignment', 'distribution_alignment', 0.9, 'class marginals'))
-  def test_refuses_checkpointed_state_appearing_or_vanishing(self, key, value, what):
+      ('ema_teacher', 'ema_teacher.ema_decay', 0.99, 'an EMA teacher'),
+      ('alignment', 'alignment.distribution_alignment', 0.9, 'class marginals'))
+  def test_refuses_checkpointed_state_appearing_or_vanishing(self, setting, value,
+                                                             what):
     cfg = config.smoke()
     model_dir = self._dir_with_checkpoint(cfg, 7)
-    other = config.replace(cfg, pseudo_label={key: value})
-    with self.assertRaisesRegex(ValueError, 'pseudo_label.%s: 0.0 \\(saved\\) '
-                                'vs %s \\(now\\), %s' % (key, value, what)):
+    other = config.override(cfg, **{setting.split('.')[1]: value})
+    with self.assertRaisesRegex(ValueError, '%s: 0.0 \\(saved\\) '
+                                'vs %s \\(now\\), %s' % (setting, value, what)):
       trainer.check_model_dir(model_dir, other, 7,
                               options_base.state_settings())
     # And vanishing.
     model_dir = self._dir_with_checkpoint(other, 7)
-    with self.assertRaisesRegex(ValueError, 'pseudo_label.%s' % key):
+    with self.assertRaisesRegex(ValueError, setting):
       trainer.check_model_dir(model_dir, cfg, 7, options_base.state_settings())
 
   def test_accepts_same_model_and_other_training_settings(self):

@@ -86,7 +86,7 @@ def check_model_dir(model_dir, cfg, num_classes, state_settings=()):
     model_dir: the run directory.
     cfg: the run's ExperimentConfig.
     num_classes: classes the model predicts.
-    state_settings: (setting, what) pairs, e.g. ('pseudo_label.ema_decay', 'an
+    state_settings: (setting, what) pairs, e.g. ('ema_teacher.ema_decay', 'an
       EMA teacher'): settings that add state to the checkpoint when on (the
       task's `state_settings()`); they cannot be turned on or off on resume.
 

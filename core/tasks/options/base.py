@@ -1,7 +1,8 @@
 """The pieces the PseudoSeg step is composed of, and their registry.
 
-An option is a small object that owns its settings (read in `from_config`), its state
-(`build`, `checkpoint_items`), its metric names and its part of the step. The step runs
+An option is a small object that owns its config section (core/config.py, read in
+`from_config`), its state (`build`, `checkpoint_items`), its metric names and its part of
+the step. The step runs
 its phases in a fixed order and, in each, asks every option; an option implements the
 hooks of the phases it takes part in and inherits no-ops for the others:
 
@@ -15,8 +16,8 @@ hooks of the phases it takes part in and inherits no-ops for the others:
   metrics      named scalars of the step
 
 Adding an option is a module in this package with a class decorated by `@register`
-(or, for a research tool, a module of the research package that the binary imports),
-its settings in core/config.py, and its test.
+(or, for a research tool, a module of the research package that cli/ imports), its
+section in core/config.py (and in cli/flags.py's PSEUDOSEG_SECTIONS), and its test.
 """
 
 import tensorflow as tf
@@ -78,7 +79,7 @@ class Option(object):
   # Names of the scalars `metrics` returns, in the order they are logged.
   metric_names = ()
   # (setting, what) when the option's state is part of the checkpoint, e.g.
-  # ('pseudo_label.ema_decay', 'an EMA teacher'): it cannot appear or vanish
+  # ('ema_teacher.ema_decay', 'an EMA teacher'): it cannot appear or vanish
   # when a run resumes.
   state_setting = None
   # Whether the option reads the unlabeled images' own masks ('weak_label').

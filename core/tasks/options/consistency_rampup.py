@@ -16,7 +16,7 @@ class ConsistencyRampup(base.Option):
   @classmethod
   def from_config(cls, cfg, num_classes, ignore_label):
     del num_classes, ignore_label
-    steps = cfg.loss.unsup_rampup_steps
+    steps = cfg.rampup.unsup_rampup_steps
     return cls(steps) if steps else None
 
   def consistency_scale(self, ctx):

@@ -46,7 +46,7 @@ class CutMix(base.Option):
   @classmethod
   def from_config(cls, cfg, num_classes, ignore_label):
     del num_classes, ignore_label
-    return cls(cfg.pseudo_label.cutmix_area) if cfg.pseudo_label.cutmix else None
+    return cls(cfg.cutmix.cutmix_area) if cfg.cutmix.cutmix else None
 
   def mix(self, ctx):
     ctx.unl, ctx.pseudo, ctx.weight = cutmix_unlabeled(

@@ -11,7 +11,7 @@ from core.tasks.options import base
 class DistributionAlignment(base.Option):
   """The fused probability times (labeled marginal / teacher's marginal)."""
 
-  state_setting = ('pseudo_label.distribution_alignment', 'class marginals')
+  state_setting = ('alignment.distribution_alignment', 'class marginals')
 
   def __init__(self, num_classes, momentum, marginals=None):
     """`marginals`: a core.pseudoseg.distribution_alignment.DistributionAlignment
@@ -23,7 +23,7 @@ class DistributionAlignment(base.Option):
   @classmethod
   def from_config(cls, cfg, num_classes, ignore_label):
     del ignore_label
-    momentum = cfg.pseudo_label.distribution_alignment
+    momentum = cfg.alignment.distribution_alignment
     return cls(num_classes, momentum) if momentum else None
 
   def build(self, model, build_model):

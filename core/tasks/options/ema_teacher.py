@@ -9,7 +9,7 @@ from core.tasks.options import base
 class EmaTeacher(base.Option):
   """The teacher follows the model after every update with a ramped decay."""
 
-  state_setting = ('pseudo_label.ema_decay', 'an EMA teacher')
+  state_setting = ('ema_teacher.ema_decay', 'an EMA teacher')
 
   def __init__(self, decay, teacher=None):
     """`teacher`: a model of the run's config to use as the teacher as it is
@@ -20,7 +20,7 @@ class EmaTeacher(base.Option):
   @classmethod
   def from_config(cls, cfg, num_classes, ignore_label):
     del num_classes, ignore_label
-    return cls(cfg.pseudo_label.ema_decay) if cfg.pseudo_label.ema_decay else None
+    return cls(cfg.ema_teacher.ema_decay) if cfg.ema_teacher.ema_decay else None
 
   def build(self, model, build_model):
     # A copy of the model as initialised (or as --init_checkpoint left it); a

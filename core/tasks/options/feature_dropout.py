@@ -18,7 +18,7 @@ class FeatureDropout(base.Option):
   @classmethod
   def from_config(cls, cfg, num_classes, ignore_label):
     del num_classes, ignore_label
-    rate = cfg.pseudo_label.feature_dropout
+    rate = cfg.feature_dropout.feature_dropout
     return cls(rate) if rate else None
 
   def student_inputs(self, ctx, num_labeled, model):
