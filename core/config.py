@@ -468,6 +468,11 @@ class ExperimentConfig(object):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
+# The sections the PseudoSeg task's options read (core/tasks/options/, and the lab's
+# in research/): a set section whose option is not registered is an error there.
+OPTION_SECTIONS = ('ema_teacher', 'alignment', 'cutmix', 'feature_dropout', 'rampup',
+                   'diagnostics')
+
 _SECTION_NAMES.update(
     {f.type: f.name for f in dataclasses.fields(ExperimentConfig)})
 

@@ -97,6 +97,8 @@ def _weak_label(ctx, what):
 class PseudoLabelScores(base.Option):
   """Logs how good each pseudo-label source is on the batch."""
 
+  section = 'diagnostics'
+
   metric_names = ('decoder_miou', 'sgc_miou', 'pseudo_miou')
   needs_unlabeled_masks = True
 
@@ -120,6 +122,8 @@ class PseudoLabelScores(base.Option):
 @base.register
 class OraclePseudoLabels(base.Option):
   """Some unlabeled images train on their own mask; logs the label's mIoU."""
+
+  section = 'diagnostics'
 
   metric_names = ('target_miou',)  # The label the student is trained on.
   needs_unlabeled_masks = True

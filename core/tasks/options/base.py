@@ -22,6 +22,8 @@ section in core/config.py (and in cli/flags.py's PSEUDOSEG_SECTIONS), and its te
 
 import tensorflow as tf
 
+from core import config as config_lib
+
 _REGISTRY = []
 
 
@@ -33,7 +35,20 @@ def register(cls):
 
 
 def from_config(cfg, num_classes, ignore_label):
-  """The options `cfg` turns on, in registration order."""
+  """The options `cfg` turns on, in registration order.
+
+  Raises:
+    ValueError: an option section of `cfg` is set but no registered option
+      reads it (its module was not imported): it would be ignored silently.
+  """
+  read = {cls.section for cls in _REGISTRY}
+  defaults = config_lib.ExperimentConfig()
+  for name in config_lib.OPTION_SECTIONS:
+    if name not in read and getattr(cfg, name) != getattr(defaults, name):
+      raise ValueError(
+          'The config sets %r (%s) but no option of the PseudoSeg task reads '
+          'it; import the module that registers it (cli/experiment_lib does).'
+          % (name, getattr(cfg, name)))
   built = [cls.from_config(cfg, num_classes, ignore_label) for cls in _REGISTRY]
   return [option for option in built if option is not None]
 
@@ -75,6 +90,9 @@ class StepContext(object):
 
 class Option(object):
   """One piece of the PseudoSeg step; every hook is a no-op here."""
+
+  # The name of the ExperimentConfig section the option reads.
+  section = ''
 
   # Names of the scalars `metrics` returns, in the order they are logged.
   metric_names = ()

@@ -8,6 +8,8 @@ from core.training import schedules
 class ConsistencyRampup(base.Option):
   """The consistency weight rises from e^-5 of its value to all of it."""
 
+  section = 'rampup'
+
   metric_names = ('unsup_weight',)  # The consistency weight of the step.
 
   def __init__(self, steps):

@@ -40,6 +40,8 @@ def cutmix_unlabeled(unl, pseudo, weight, seed, area):
 class CutMix(base.Option):
   """The student sees a box of one strong view pasted into its neighbour's."""
 
+  section = 'cutmix'
+
   def __init__(self, area):
     self.area = area
 

@@ -11,6 +11,8 @@ from core.tasks.options import base
 class DistributionAlignment(base.Option):
   """The fused probability times (labeled marginal / teacher's marginal)."""
 
+  section = 'alignment'
+
   state_setting = ('alignment.distribution_alignment', 'class marginals')
 
   def __init__(self, num_classes, momentum, marginals=None):

@@ -9,6 +9,8 @@ from core.tasks.options import base
 class EmaTeacher(base.Option):
   """The teacher follows the model after every update with a ramped decay."""
 
+  section = 'ema_teacher'
+
   state_setting = ('ema_teacher.ema_decay', 'an EMA teacher')
 
   def __init__(self, decay, teacher=None):

@@ -12,6 +12,8 @@ STREAM = 1  # The step's random stream of the dropped channels.
 class FeatureDropout(base.Option):
   """Drops a share of the ASPP output's channels for the strong views only."""
 
+  section = 'feature_dropout'
+
   def __init__(self, rate):
     self.rate = rate
 
