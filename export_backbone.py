@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from cli import flags as flags_lib
 from core.modeling import model as model_lib
-from core.training import trainer
+from core.training import run_dir
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -43,7 +43,7 @@ _BACKBONE_FIELDS = ('backbone', 'width_multiplier', 'output_stride')
 
 def main(argv):
   del argv
-  model, cfg, _, path = trainer.load_trained_model(
+  model, cfg, _, path = run_dir.load_trained_model(
       _MODEL_DIR.value, _CHECKPOINT.value, _WEIGHTS.value)
   written = model_lib.save_backbone(model, _OUTPUT_DIR.value)
   record = {

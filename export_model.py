@@ -18,7 +18,7 @@ from absl import logging
 
 from cli import flags as flags_lib
 from core.serving import export
-from core.training import trainer
+from core.training import run_dir
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -33,7 +33,7 @@ _INPUT_SIZE = flags.DEFINE_list('input_size', [],
 
 def main(argv):
   del argv
-  model, _, _, path = trainer.load_trained_model(
+  model, _, _, path = run_dir.load_trained_model(
       _MODEL_DIR.value, _CHECKPOINT.value, _WEIGHTS.value)
   size = tuple(int(x) for x in _INPUT_SIZE.value) or None
   export.export_saved_model(model, _EXPORT_DIR.value, size)

@@ -25,7 +25,7 @@ import tensorflow as tf
 from cli import experiment_lib
 from cli import flags as flags_lib
 from core.evaluation import evaluator
-from core.training import trainer
+from core.training import run_dir
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -62,7 +62,7 @@ def _write_json(path, result):
 
 def main(argv):
   del argv
-  model, cfg, num_classes = trainer.build_model_from_run(_MODEL_DIR.value)
+  model, cfg, num_classes = run_dir.build_model_from_run(_MODEL_DIR.value)
   descriptor, files = experiment_lib.eval_records(
       cfg, num_classes, _RECORD_DIR.value, _EVAL_SPLIT.value, _MODEL_DIR.value)
   eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
@@ -70,7 +70,7 @@ def main(argv):
   writer = tf.summary.create_file_writer(os.path.join(_MODEL_DIR.value, 'eval'))
 
   def score(path):
-    trainer.restore_model(model, path, name=_WEIGHTS.value)
+    run_dir.restore_model(model, path, name=_WEIGHTS.value)
     step = int(path.rsplit('-', 1)[-1])
     dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
     result = evaluator.evaluate(model, dataset, num_classes,

@@ -15,6 +15,7 @@ import tensorflow as tf
 from core.modeling import model as model_lib
 from core.tasks import pseudoseg as pseudoseg_task
 from core.tasks import supervised
+from core.training import run_dir
 from core.training import trainer
 from datasets import descriptors
 from datasets import input_pipeline
@@ -173,11 +174,11 @@ def train(cfg, task, dataset_fn):
   """
   trainer.set_precision(cfg.train.mixed_precision)
   strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
-  trainer.check_model_dir(cfg.train.model_dir, cfg, task.num_classes,
+  run_dir.check_model_dir(cfg.train.model_dir, cfg, task.num_classes,
                           task.state_settings())
   logging.info('%d classes, record dir %s; config written to %s.',
                task.num_classes, cfg.data.record_dir,
-               os.path.join(cfg.train.model_dir, trainer.CONFIG_FILENAME))
+               os.path.join(cfg.train.model_dir, run_dir.CONFIG_FILENAME))
   model, optimizer = build_model_and_optimizer(cfg, strategy, task.num_classes)
   with strategy.scope():
     task.build_state(model)

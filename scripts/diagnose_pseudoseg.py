@@ -39,7 +39,7 @@ import tensorflow as tf
 
 from cli import experiment_lib
 from core.pseudoseg import distribution_alignment
-from core.training import trainer
+from core.training import run_dir
 from research import diagnostics
 from research import feature_probe
 
@@ -125,7 +125,7 @@ def _restore_alignment(cfg, num_classes, path):
     return None
   alignment = distribution_alignment.DistributionAlignment(
       num_classes, cfg.alignment.distribution_alignment)
-  trainer.restore_model(alignment, path, name='distribution_alignment')
+  run_dir.restore_model(alignment, path, name='distribution_alignment')
   print('The fused label is aligned with the run\'s class marginals at %s '
         '(--distribution_alignment=%g).' % (
             path, cfg.alignment.distribution_alignment))
@@ -134,7 +134,7 @@ def _restore_alignment(cfg, num_classes, path):
 
 def main(argv):
   del argv
-  model, cfg, num_classes, path = trainer.load_trained_model(_MODEL_DIR.value)
+  model, cfg, num_classes, path = run_dir.load_trained_model(_MODEL_DIR.value)
   descriptor, files = experiment_lib.eval_records(
       cfg, num_classes, _RECORD_DIR.value, _SPLIT.value, _MODEL_DIR.value)
   eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None

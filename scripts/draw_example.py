@@ -25,7 +25,7 @@ import tensorflow as tf
 from cli import experiment_lib
 from core.tasks.options import base as options_lib
 from core.tasks import pseudoseg as pseudoseg_task
-from core.training import trainer
+from core.training import run_dir
 from core import visualization
 from datasets import input_pipeline
 
@@ -40,7 +40,7 @@ _SCALE = flags.DEFINE_integer('scale', 2, 'Each picture enlarged this much.')
 
 def main(argv):
   del argv
-  model, cfg, num_classes, path = trainer.load_trained_model(_MODEL_DIR.value)
+  model, cfg, num_classes, path = run_dir.load_trained_model(_MODEL_DIR.value)
   if not cfg.model.pseudoseg_heads:
     raise app.UsageError('%s is not a train_wss.py run.' % _MODEL_DIR.value)
   descriptor, files = experiment_lib.eval_records(cfg, num_classes, '',

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.training import trainer
+from core.training import run_dir
 from tests import testing_utils
 
 pytestmark = pytest.mark.slow
@@ -254,7 +254,7 @@ class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
                            export_dir=export_dir, weights=weights)
       serve = tf.saved_model.load(export_dir).signatures['serving_default']
       served[weights] = serve(images=images)['probabilities'].numpy()
-      model, _, _, path = trainer.load_trained_model(model_dir, name=weights)
+      model, _, _, path = run_dir.load_trained_model(model_dir, name=weights)
       self.assertEqual(os.path.basename(path), 'ckpt-4')
       logits = model(tf.cast(images, tf.float32) / 255.0,
                      training=False)['logits']

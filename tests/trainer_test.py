@@ -24,6 +24,7 @@ from core import config
 from core.tasks import options  # pylint: disable=unused-import
 from core.tasks.options import base as options_base
 from core.tasks import supervised
+from core.training import run_dir
 from core.training import trainer
 from tests import testing_utils
 
@@ -42,7 +43,7 @@ def _supervised_loop(cfg, start_steps, image_summary_fn=None):
   """The TrainLoop that train_sup.py builds, recording start steps."""
   strategy = tf.distribute.get_strategy()
   descriptor = experiment_lib.dataset_info(cfg)
-  trainer.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
+  run_dir.check_model_dir(cfg.train.model_dir, cfg, descriptor.num_classes)
   model, optimizer = experiment_lib.build_model_and_optimizer(
       cfg, strategy, descriptor.num_classes)
   task = experiment_lib.build_task(cfg, descriptor, pseudoseg=False)
@@ -148,23 +149,23 @@ class LoadTrainedModelTest(testing_utils.FixturesMixin, tf.test.TestCase):
     cfg = _smoke_cfg(self.records, model_dir, train_steps=2)
     loop, model, _ = _supervised_loop(cfg, [])
     loop.run(supervised.METRICS)
-    loaded, loaded_cfg, num_classes, path = trainer.load_trained_model(model_dir)
+    loaded, loaded_cfg, num_classes, path = run_dir.load_trained_model(model_dir)
     self.assertEqual(os.path.basename(path), 'ckpt-2')
     self.assertEqual(num_classes, self.records.num_classes)
     self.assertEqual(loaded_cfg.model, cfg.model)
     for trained, restored in zip(model.weights, loaded.weights):
       self.assertAllEqual(trained, restored, msg=trained.name)
-    _, _, _, given = trainer.load_trained_model(model_dir, path)
+    _, _, _, given = run_dir.load_trained_model(model_dir, path)
     self.assertEqual(given, path)
     with self.assertRaisesRegex(ValueError, "holds no 'teacher'"):
-      trainer.load_trained_model(model_dir, name='teacher')
+      run_dir.load_trained_model(model_dir, name='teacher')
 
   def test_run_without_checkpoint_is_a_clear_error(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     _supervised_loop(_smoke_cfg(self.records, model_dir), [])  # config only
     with self.assertRaisesRegex(FileNotFoundError,
                                 'No checkpoint in ' + re.escape(model_dir)):
-      trainer.load_trained_model(model_dir)
+      run_dir.load_trained_model(model_dir)
 
 
 class NanTest(tf.test.TestCase):
@@ -206,7 +207,7 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
 
   def _dir_with_checkpoint(self, cfg, num_classes):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    trainer.check_model_dir(model_dir, cfg, num_classes)
+    run_dir.check_model_dir(model_dir, cfg, num_classes)
     tf.train.Checkpoint(v=tf.Variable(1.0)).save(os.path.join(model_dir, 'ckpt'))
     return model_dir
 
@@ -221,7 +222,7 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     model_dir = self._dir_with_checkpoint(cfg, 7)
     other = config.replace(cfg, model=model_changes)
     with self.assertRaisesRegex(ValueError, re.escape(model_dir)) as raised:
-      trainer.check_model_dir(model_dir, other, num_classes)
+      run_dir.check_model_dir(model_dir, other, num_classes)
     self.assertIn(named, str(raised.exception))
     self.assertIn('another model', str(raised.exception))
 
@@ -235,26 +236,26 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     other = config.override(cfg, **{setting.split('.')[1]: value})
     with self.assertRaisesRegex(ValueError, '%s: 0.0 \\(saved\\) '
                                 'vs %s \\(now\\), %s' % (setting, value, what)):
-      trainer.check_model_dir(model_dir, other, 7,
+      run_dir.check_model_dir(model_dir, other, 7,
                               options_base.state_settings())
     # And vanishing.
     model_dir = self._dir_with_checkpoint(other, 7)
     with self.assertRaisesRegex(ValueError, setting):
-      trainer.check_model_dir(model_dir, cfg, 7, options_base.state_settings())
+      run_dir.check_model_dir(model_dir, cfg, 7, options_base.state_settings())
 
   def test_accepts_same_model_and_other_training_settings(self):
     cfg = config.smoke()
     model_dir = self._dir_with_checkpoint(cfg, 7)
     longer = config.replace(cfg, train=dict(train_steps=100))
     with self.assertLogs(level='WARNING') as logs:
-      trainer.check_model_dir(model_dir, longer, 7)
+      run_dir.check_model_dir(model_dir, longer, 7)
     self.assertIn('train.train_steps: %r -> 100' % cfg.train.train_steps,
                   '\n'.join(logs.output))
-    saved_cfg, num_classes = trainer.load_config(model_dir)
+    saved_cfg, num_classes = run_dir.load_config(model_dir)
     self.assertEqual(saved_cfg, longer)
     self.assertEqual(num_classes, 7)
     # The superseded settings are kept, with the checkpoint they stopped at.
-    with open(os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)) as f:
+    with open(os.path.join(model_dir, run_dir.CONFIG_HISTORY_FILENAME)) as f:
       history = [json.loads(line) for line in f]
     self.assertLen(history, 1)
     self.assertEqual(history[0]['until_checkpoint'], 'ckpt-1')
@@ -263,32 +264,32 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
   def test_a_run_from_before_a_setting_existed_resumes_unchanged(self):
     cfg = config.smoke()
     model_dir = self._dir_with_checkpoint(cfg, 7)
-    path = os.path.join(model_dir, trainer.CONFIG_FILENAME)
+    path = os.path.join(model_dir, run_dir.CONFIG_FILENAME)
     with open(path) as f:
       saved = json.load(f)
     del saved['model']['cam_level']  # Written before --cam_level existed.
     with open(path, 'w') as f:
       json.dump(saved, f)
-    trainer.check_model_dir(model_dir, cfg, 7)
+    run_dir.check_model_dir(model_dir, cfg, 7)
     self.assertFalse(os.path.exists(
-        os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)))
+        os.path.join(model_dir, run_dir.CONFIG_HISTORY_FILENAME)))
     # A setting that the old run did not have at its default still differs.
     with open(path, 'w') as f:
       json.dump(saved, f)
     other = config.replace(cfg, model=dict(cam_level='3'))
     with self.assertRaisesRegex(ValueError, "model.cam_level: '' \\(saved\\) "
                                 "vs '3' \\(now\\)"):
-      trainer.check_model_dir(model_dir, other, 7)
+      run_dir.check_model_dir(model_dir, other, 7)
 
   def test_history_is_written_once_per_checkpoint(self):
     # Every worker of a multi-worker run checks the same model_dir.
     cfg = config.smoke()
     model_dir = self._dir_with_checkpoint(cfg, 7)
-    path = os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)
+    path = os.path.join(model_dir, run_dir.CONFIG_HISTORY_FILENAME)
     entry = {'until_checkpoint': 'ckpt-1', 'config': {'a': 1}}
-    trainer._append_history(model_dir, entry)
-    trainer._append_history(model_dir, entry)
-    trainer._append_history(model_dir, dict(entry, until_checkpoint='ckpt-2'))
+    run_dir._append_history(model_dir, entry)
+    run_dir._append_history(model_dir, entry)
+    run_dir._append_history(model_dir, dict(entry, until_checkpoint='ckpt-2'))
     with open(path) as f:
       self.assertEqual([json.loads(l)['until_checkpoint'] for l in f],
                        ['ckpt-1', 'ckpt-2'])
@@ -296,22 +297,22 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
   def test_unchanged_resume_keeps_no_history(self):
     cfg = config.smoke()
     model_dir = self._dir_with_checkpoint(cfg, 7)
-    trainer.check_model_dir(model_dir, cfg, 7)
+    run_dir.check_model_dir(model_dir, cfg, 7)
     self.assertFalse(os.path.exists(
-        os.path.join(model_dir, trainer.CONFIG_HISTORY_FILENAME)))
+        os.path.join(model_dir, run_dir.CONFIG_HISTORY_FILENAME)))
 
   def test_settings_changes_lists_every_differing_leaf(self):
     old = {'a': 1, 'b': {'c': 2, 'd': [1, 2]}, 'e': 'x'}
     new = {'a': 1, 'b': {'c': 3, 'd': [1, 2]}, 'f': 0.5}
-    self.assertEqual(trainer.settings_changes(old, new),
+    self.assertEqual(run_dir.settings_changes(old, new),
                      ["b.c: 2 -> 3", "e: 'x' -> None", 'f: None -> 0.5'])
 
   def test_without_checkpoint_any_model_is_accepted(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    trainer.check_model_dir(model_dir, config.smoke(), 7)
+    run_dir.check_model_dir(model_dir, config.smoke(), 7)
     other = config.replace(config.smoke(), model=dict(backbone='resnet50'))
-    trainer.check_model_dir(model_dir, other, 21)
-    self.assertEqual(trainer.load_config(model_dir), (other, 21))
+    run_dir.check_model_dir(model_dir, other, 21)
+    self.assertEqual(run_dir.load_config(model_dir), (other, 21))
 
 
 @pytest.mark.slow
