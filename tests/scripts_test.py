@@ -421,7 +421,7 @@ class TestShellScripts:
         'data']['use_image_labels']
     for run in RUNS:  # WSS_FLAGS and CAM_LEVEL reach the PseudoSeg runs only.
       cfg = _load(os.path.join(out, run, 'config.json'))
-      assert cfg.get('loss', {}).get('unsup_rampup_steps', 0) == (
+      assert cfg.get('rampup', {}).get('unsup_rampup_steps', 0) == (
           5 if run.startswith('pseudoseg') else 0), run
       assert cfg['model'].get('cam_level', '') == (
           '2' if run.startswith('pseudoseg') else ''), run
