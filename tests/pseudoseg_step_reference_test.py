@@ -39,6 +39,7 @@ from core.tasks.options import ema_teacher
 from core.tasks import pseudoseg as pseudoseg_task
 from core.tasks import supervised
 from core.training import trainer
+from tests import testing_utils
 from tests.train_steps_test import _CROP
 from tests.train_steps_test import _NUM_CLASSES
 from tests.train_steps_test import _labeled_batch
@@ -52,13 +53,9 @@ _RTOL = 1e-5  # Float32 step against a float64 numpy reference.
 # The step functions under test: the only calls into their API.
 
 
-def _task_config(model, settings):
-  cfg = dataclasses.replace(config.smoke(), model=model.config)
-  return config.override(cfg, **settings)
-
-
 def _run_supervised_step(model, optimizer, batch, **settings):
-  task = supervised.SupervisedTask(_task_config(model, settings), _NUM_CLASSES)
+  task = supervised.SupervisedTask(testing_utils.task_config(model, settings),
+                                   _NUM_CLASSES)
   return task.train_step(model, optimizer, batch)
 
 
@@ -66,7 +63,7 @@ def _run_pseudoseg_step(model, optimizer, batch, teacher=None, alignment=None,
                         **settings):
   """The PseudoSeg task's step; `teacher` and `alignment` are the state of its
   EMA-teacher and distribution-alignment options."""
-  cfg = _task_config(model, settings)
+  cfg = testing_utils.task_config(model, settings)
   given = []
   if teacher is not None:
     given.append(ema_teacher.EmaTeacher(cfg.ema_teacher.ema_decay, teacher))

@@ -151,3 +151,10 @@ def smoke_model(num_classes, seed=(9, 9), crop=65, **overrides):
   model = model_lib.build_model(cfg, num_classes, (crop, crop))
   model(tf.random.stateless_uniform([4, crop, crop, 3], seed), training=True)
   return model
+
+
+def task_config(model, settings):
+  """The smoke config around a built model, `settings` given by flag name."""
+  from core import config  # pylint: disable=g-import-not-at-top
+  cfg = dataclasses.replace(config.smoke(), model=model.config)
+  return config.override(cfg, **settings)

@@ -17,6 +17,7 @@ from core.tasks import pseudoseg as pseudoseg_task
 from core.tasks import supervised
 from core.training import trainer
 from research import pseudo_label_options
+from tests import testing_utils
 
 _CROP = 65
 _NUM_CLASSES = 5
@@ -73,15 +74,10 @@ def _settings(**kwargs):
   return kwargs
 
 
-def _task_config(model, settings):
-  cfg = dataclasses.replace(config.smoke(), model=model.config)
-  return config.override(cfg, **settings)
-
-
 def _pseudoseg_task(model, settings):
   """The PseudoSeg task of `settings` (a dict) around `model`, state built."""
-  task = pseudoseg_task.PseudoSegTask(_task_config(model, settings),
-                                      _NUM_CLASSES)
+  task = pseudoseg_task.PseudoSegTask(
+      testing_utils.task_config(model, settings), _NUM_CLASSES)
   task.build_state(model)
   return task
 
@@ -91,7 +87,8 @@ def _pseudoseg_step(model, optimizer, batch, settings):
 
 
 def _supervised_step(model, optimizer, batch, settings):
-  task = supervised.SupervisedTask(_task_config(model, settings), _NUM_CLASSES)
+  task = supervised.SupervisedTask(testing_utils.task_config(model, settings),
+                                   _NUM_CLASSES)
   return task.train_step(model, optimizer, batch)
 
 
