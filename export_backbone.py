@@ -13,13 +13,12 @@ that already holds a checkpoint is an error; nothing is overwritten.
 scripts/build_pretrained_backbone.sh builds the one the main job starts from.
 """
 
-# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
-from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+# First: keeps TensorFlow's start-up noise off the screen (launch/quiet_start.py).
+from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-order
 
 import json
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -27,6 +26,7 @@ import tensorflow as tf
 from cli import flags as flags_lib
 from core.modeling import model as model_lib
 from core.training import run_dir
+from launch import app as launch_app
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -65,4 +65,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_app.run(main)

@@ -9,16 +9,16 @@ returns 'predictions' (int32 class ids) and 'probabilities', at the input size.
 Check it with: saved_model_cli show --dir exported/pseudoseg --all
 """
 
-# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
-from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+# First: keeps TensorFlow's start-up noise off the screen (launch/quiet_start.py).
+from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-order
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from cli import flags as flags_lib
 from core.serving import export
 from core.training import run_dir
+from launch import app as launch_app
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -42,4 +42,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_app.run(main)

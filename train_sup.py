@@ -10,14 +10,14 @@ prediction) to --model_dir and resumes from the last checkpoint when restarted.
 Score the result with train_sup_eval.py.
 """
 
-# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
-from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+# First: keeps TensorFlow's start-up noise off the screen (launch/quiet_start.py).
+from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-order
 
-from absl import app
 from absl import logging
 
 from cli import experiment_lib
 from cli import flags as flags_lib
+from launch import app as launch_app
 
 flags_lib.define_flags(flags_lib.SUPERVISED_SECTIONS)
 
@@ -33,4 +33,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_app.run(main)

@@ -11,13 +11,12 @@ if given) and TensorBoard scalars; with --continuous it waits for new checkpoint
 until training reaches its last step.
 """
 
-# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
-from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+# First: keeps TensorFlow's start-up noise off the screen (launch/quiet_start.py).
+from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-order
 
 import json
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -26,6 +25,7 @@ from cli import experiment_lib
 from cli import flags as flags_lib
 from core.evaluation import evaluator
 from core.training import run_dir
+from launch import app as launch_app
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
@@ -118,4 +118,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_app.run(main)

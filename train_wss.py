@@ -13,8 +13,8 @@ train_sup.py, plus pictures of weak view | strong view | CAM | SGC | decoder | p
 label.
 """
 
-# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
-from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+# First: keeps TensorFlow's start-up noise off the screen (launch/quiet_start.py).
+from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-order
 
 from absl import app
 from absl import logging
@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from cli import experiment_lib
 from cli import flags as flags_lib
+from launch import app as launch_app
 
 flags_lib.define_flags(flags_lib.PSEUDOSEG_SECTIONS,
                        overrides={'pseudoseg_heads': True})
@@ -48,4 +49,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_app.run(main)

@@ -24,6 +24,10 @@ The semantic mask is built from the instance masks:
     thing instance, so that is their true label).
 """
 
+if __name__ == '__main__':
+  # First, when run as a tool: keeps TensorFlow's start-up noise off the screen.
+  from launch import quiet_start  # pylint: disable=g-import-not-at-top,unused-import
+
 import os
 
 import contextlib
@@ -32,7 +36,6 @@ import io
 import types
 from typing import Dict, Optional, Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
@@ -40,6 +43,7 @@ import numpy as np
 from datasets import convert_utils
 from datasets import descriptors
 from datasets import record_format
+from launch import app as launch_app
 
 ConversionError = convert_utils.ConversionError
 
@@ -224,4 +228,4 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
 
 
 if __name__ == '__main__':
-  app.run(functools.partial(main, args=_define_flags()))
+  launch_app.run(functools.partial(main, args=_define_flags()))

@@ -16,19 +16,23 @@ an error, unless --allow_unlabeled: then it goes into the training split as an
 image-only record (no mask, no class labels).
 """
 
+if __name__ == '__main__':
+  # First, when run as a tool: keeps TensorFlow's start-up noise off the screen.
+  from launch import quiet_start  # pylint: disable=g-import-not-at-top,unused-import
+
 import functools
 import os
 import types
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from datasets import convert_utils
 from datasets import descriptors
 from datasets import splits as splits_lib
+from launch import app as launch_app
 
 ConversionError = convert_utils.ConversionError
 
@@ -215,4 +219,4 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
 
 
 if __name__ == '__main__':
-  app.run(functools.partial(main, args=_define_flags()))
+  launch_app.run(functools.partial(main, args=_define_flags()))

@@ -25,13 +25,16 @@ set): if VOC_ROOT holds a `dataset_info.json`, its classes are used; otherwise t
 registered data set `--dataset`.
 """
 
+if __name__ == '__main__':
+  # First, when run as a tool: keeps TensorFlow's start-up noise off the screen.
+  from launch import quiet_start  # pylint: disable=g-import-not-at-top,unused-import
+
 import functools
 import os
 import types
 
 from typing import Dict, List, Optional, Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
@@ -40,6 +43,7 @@ import scipy.io
 from datasets import convert_utils
 from datasets import descriptors
 from datasets import splits as splits_lib
+from launch import app as launch_app
 
 ConversionError = convert_utils.ConversionError
 
@@ -140,12 +144,13 @@ def resolve_descriptor(voc_root: str,
                        dataset: str = 'pascal_voc_seg'
                        ) -> descriptors.DatasetDescriptor:
   """Returns VOC_ROOT/dataset_info.json if present, else the registered `dataset`."""
+  convert_utils.require_dir(voc_root, 'VOC root')
   if os.path.exists(os.path.join(voc_root, descriptors.INFO_FILENAME)):
     logging.info('Using classes from %s.',
                  os.path.join(voc_root, descriptors.INFO_FILENAME))
   try:
     return descriptors.load_info(voc_root, default_name=dataset)
-  except ValueError as e:
+  except (ValueError, FileNotFoundError) as e:
     raise ConversionError(str(e)) from e
 
 
@@ -239,4 +244,4 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
 
 
 if __name__ == '__main__':
-  app.run(functools.partial(main, args=_define_flags()))
+  launch_app.run(functools.partial(main, args=_define_flags()))

@@ -10,6 +10,10 @@ Expected result: `labeled_92_seed0.txt` (92 ids) and `unlabeled_92_seed0.txt`
 `image/filename`, or from --id_list (either list format) when given.
 """
 
+if __name__ == '__main__':
+  # First, when run as a tool: keeps TensorFlow's start-up noise off the screen.
+  from launch import quiet_start  # pylint: disable=g-import-not-at-top,unused-import
+
 import functools
 import os
 import types
@@ -20,6 +24,7 @@ from absl import flags
 from absl import logging
 
 from datasets import splits as splits_lib
+from launch import app as launch_app
 
 
 def _define_flags() -> types.SimpleNamespace:
@@ -74,4 +79,4 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
 
 
 if __name__ == '__main__':
-  app.run(functools.partial(main, args=_define_flags()))
+  launch_app.run(functools.partial(main, args=_define_flags()))

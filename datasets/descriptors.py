@@ -124,7 +124,9 @@ def load_info(record_dir, default_name: Optional[str] = None):
         return DatasetDescriptor.from_json(f.read())
       except (ValueError, TypeError, KeyError) as e:
         raise ValueError('%s: not a valid data set description (%s)' % (path, e))
-  if default_name is None:
+  if not os.path.isdir(record_dir):
+    raise FileNotFoundError('Record directory not found: %s' % record_dir)
+  if default_name is None or default_name not in registered_names():
     raise FileNotFoundError(
         '%s not found; convert the data with one of the datasets/build_*.py tools '
         'or pass a registered data set name (%s).' % (path, registered_names()))

@@ -18,6 +18,10 @@ outline on every object:
       --class_hue_prob=1 --class_hue_spread=0.04 --class_shape_prob=1
 """
 
+if __name__ == '__main__':
+  # First, when run as a tool: keeps TensorFlow's start-up noise off the screen.
+  from launch import quiet_start  # pylint: disable=g-import-not-at-top,unused-import
+
 import functools
 import os
 import time
@@ -29,6 +33,7 @@ from absl import flags
 from absl import logging
 
 from datasets import synthetic
+from launch import app as launch_app
 
 
 def _define_flags() -> types.SimpleNamespace:
@@ -95,4 +100,4 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
 
 
 if __name__ == '__main__':
-  app.run(functools.partial(main, args=_define_flags()))
+  launch_app.run(functools.partial(main, args=_define_flags()))

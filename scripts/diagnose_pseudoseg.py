@@ -27,19 +27,19 @@ same objects span more (or fewer) cells of the stride-16 grid.
 "unlabeled" images of the embedded set and of VOC train_aug have masks: score them.
 """
 
-# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
-from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+# First: keeps TensorFlow's start-up noise off the screen (launch/quiet_start.py).
+from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-order
 
 import json
 import os
 
-from absl import app
 from absl import flags
 import tensorflow as tf
 
 from cli import experiment_lib
 from core.pseudoseg import distribution_alignment
 from core.training import run_dir
+from launch import app as launch_app
 from research import diagnostics
 from research import feature_probe
 
@@ -179,4 +179,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_app.run(main)

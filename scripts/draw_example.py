@@ -12,8 +12,8 @@ decoder and SGC, inference mode, the image's own classes when the run had image 
 the prediction is the decoder's. Writes one PNG, a row per image.
 """
 
-# First: keeps TensorFlow's start-up noise off the screen (cli/quiet_start.py).
-from cli import quiet_start  # pylint: disable=unused-import,g-bad-import-order
+# First: keeps TensorFlow's start-up noise off the screen (launch/quiet_start.py).
+from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-order
 
 import os
 
@@ -23,11 +23,12 @@ from absl import logging
 import tensorflow as tf
 
 from cli import experiment_lib
-from core.tasks.options import base as options_lib
-from core.tasks import pseudoseg as pseudoseg_task
-from core.training import run_dir
 from core import visualization
+from core.tasks import pseudoseg as pseudoseg_task
+from core.tasks.options import base as options_lib
+from core.training import run_dir
 from datasets import input_pipeline
+from launch import app as launch_app
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'A train_wss.py run.',
                                  required=True)
@@ -72,4 +73,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_app.run(main)

@@ -2,6 +2,8 @@
 
   binaries -> cli -> core, datasets, research;  research -> core, datasets;
   datasets -> augment;  core imports none of datasets, augment, research, cli.
+  launch (how a program starts and reports errors) imports none of them; the
+  binaries and the conversion tools of datasets/ use it, the library does not.
 """
 
 import ast
@@ -11,14 +13,15 @@ import re
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ('core', 'datasets', 'augment', 'research', 'cli')
+PACKAGES = ('core', 'datasets', 'augment', 'research', 'cli', 'launch')
 # Which first-party packages each package must not import.
 FORBIDDEN = {
-    'core': ('datasets', 'augment', 'research', 'cli'),
+    'core': ('datasets', 'augment', 'research', 'cli', 'launch'),
     'datasets': ('core', 'research', 'cli'),
-    'augment': ('core', 'datasets', 'research', 'cli'),
-    'research': ('cli',),
+    'augment': ('core', 'datasets', 'research', 'cli', 'launch'),
+    'research': ('cli', 'launch'),
     'cli': (),
+    'launch': ('core', 'datasets', 'augment', 'research', 'cli'),
 }
 
 
@@ -49,6 +52,14 @@ def test_imports_run_one_way(package):
     bad = sorted(_imported(path) & set(FORBIDDEN[package]))
     if bad:
       wrong[os.path.relpath(path, ROOT)] = bad
+  assert not wrong, wrong
+
+
+def test_only_the_conversion_tools_of_datasets_use_launch():
+  # launch defines --verbose; a library module importing it would define a flag.
+  wrong = [os.path.relpath(p, ROOT) for p in _modules('datasets')
+           if 'launch' in _imported(p) and "__name__ == '__main__'" not in
+           open(p).read()]
   assert not wrong, wrong
 
 
