@@ -33,7 +33,6 @@ def main(argv):
   cfg = flags_lib.config_from_flags()
   if not cfg.model.pseudoseg_heads:
     raise app.UsageError('train_wss.py needs --pseudoseg_heads.')
-  experiment_lib.check_oracle_masks(cfg)
   descriptor = experiment_lib.dataset_info(cfg)
   task = experiment_lib.build_task(cfg, descriptor, pseudoseg=True)
   labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)

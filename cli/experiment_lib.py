@@ -12,6 +12,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from cli import record_checks
 from core.modeling import model as model_lib
 from core.tasks import pseudoseg as pseudoseg_task
 from core.tasks import supervised
@@ -20,7 +21,6 @@ from core.training import trainer
 from datasets import descriptors
 from datasets import input_pipeline
 from datasets import record_format
-from datasets import splits
 # The lab's diagnostics (--score_pseudo_labels, --oracle_pseudo_labels) register
 # themselves as options of the PseudoSeg task.
 from research import pseudo_label_options  # pylint: disable=unused-import
@@ -57,10 +57,6 @@ def eval_dataset(files, eval_size, batch_size):
       files, eval_size=eval_size, batch_size=batch_size if eval_size else 1)
 
 
-def read_ids(path):
-  return splits.read_id_list(path) if path else None
-
-
 def build_model_and_optimizer(cfg, strategy, num_classes):
   """Builds (inside the strategy's scope) the model and its optimizer."""
   h, w = cfg.data.crop_size
@@ -95,10 +91,20 @@ def _start_index(ctx, global_batch, start_step):
   return start_step * global_batch // ctx.num_input_pipelines
 
 
+_LABELED_MASKS = 'The labeled stream trains on masks'
+_ORACLE_MASKS = ('--oracle_pseudo_labels needs the unlabeled images\' masks')
+
+
 def labeled_dataset_fn(cfg, descriptor):
-  """`fn(input_context, start_step)` for the labeled stream."""
-  files = record_format.list_shards(cfg.data.record_dir, cfg.data.train_split)
-  ids = read_ids(cfg.data.labeled_ids)
+  """`fn(input_context, start_step)` for the labeled stream.
+
+  Raises:
+    ValueError: an id of --labeled_ids is not in the records, a labeled record
+      has no mask, or a shard is damaged (cli/record_checks.py).
+  """
+  files, ids = record_checks.stream_records(
+      cfg.data.record_dir, cfg.data.train_split, 'labeled_ids',
+      cfg.data.labeled_ids, masks_needed=_LABELED_MASKS)
   scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
 
   def fn(ctx, start_step):
@@ -116,10 +122,12 @@ def unlabeled_dataset_fn(cfg, descriptor, include_weak_label=False):
 
   `include_weak_label` brings each weak view's mask along (the task's
   `needs_unlabeled_masks()`: the lab's diagnostics read it; no loss does).
+
+  Raises:
+    ValueError: an id of --unlabeled_ids is not in the records, a shard is
+      damaged, or (with --oracle_pseudo_labels) a record has no mask.
   """
-  files = record_format.list_shards(cfg.data.record_dir,
-                                    cfg.data.unlabeled_split)
-  ids = read_ids(cfg.data.unlabeled_ids)
+  files, ids = _unlabeled_records(cfg)
   scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
 
   def fn(ctx, start_step):
@@ -135,26 +143,33 @@ def unlabeled_dataset_fn(cfg, descriptor, include_weak_label=False):
   return fn
 
 
+def _unlabeled_records(cfg):
+  return record_checks.stream_records(
+      cfg.data.record_dir, cfg.data.unlabeled_split, 'unlabeled_ids',
+      cfg.data.unlabeled_ids,
+      masks_needed=_ORACLE_MASKS if cfg.diagnostics.oracle_pseudo_labels else '')
+
+
 def check_oracle_masks(cfg):
   """With --oracle_pseudo_labels, every unlabeled record must carry its mask.
+
+  (`unlabeled_dataset_fn` checks it too.)
 
   Raises:
     ValueError: naming the split, the record dir and the first records without
       one (the oracle would give them no consistency loss, silently).
   """
-  if not cfg.diagnostics.oracle_pseudo_labels:
-    return
-  files = record_format.list_shards(cfg.data.record_dir,
-                                    cfg.data.unlabeled_split)
-  missing = input_pipeline.records_without_mask(
-      files, read_ids(cfg.data.unlabeled_ids))
-  if missing:
-    raise ValueError(
-        '--oracle_pseudo_labels needs the unlabeled images\' masks: %d record(s) '
-        'of split %r in %s have none (%s).' % (
-            len(missing), cfg.data.unlabeled_split, cfg.data.record_dir,
-            ', '.join(sorted(missing)[:5]) + (', ...' if len(missing) > 5
-                                               else '')))
+  if cfg.diagnostics.oracle_pseudo_labels:
+    _unlabeled_records(cfg)
+
+
+def _stream_files(cfg, pseudoseg):
+  """The shard files a training run reads."""
+  splits_read = [cfg.data.train_split]
+  if pseudoseg and cfg.data.unlabeled_split not in splits_read:
+    splits_read.append(cfg.data.unlabeled_split)
+  return sum((record_format.list_shards(cfg.data.record_dir, s)
+              for s in splits_read), [])
 
 
 def train(cfg, task, dataset_fn):
@@ -189,4 +204,6 @@ def train(cfg, task, dataset_fn):
       images_per_step=task.images_per_step(),
       image_summary_fn=functools.partial(task.image_summaries, model),
       checkpoint_objects=task.checkpoint_items())
-  return loop.run(task.metric_names())
+  files = _stream_files(cfg, isinstance(task, pseudoseg_task.PseudoSegTask))
+  with record_checks.naming_damaged_shards(files, cfg.train.model_dir):
+    return loop.run(task.metric_names())

@@ -19,6 +19,7 @@ same examples with the same augmentation as an uninterrupted run. (Orders also
 depend on the global seed if the binary sets one with `tf.random.set_seed`.)
 """
 
+import re
 
 import tensorflow as tf
 
@@ -154,21 +155,77 @@ def count_records(files, ids=None):
       tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
+class DamagedShardError(ValueError):
+  """A record file that cannot be read to its end (truncated or corrupted)."""
+
+
+def _damage(error):
+  """What the reader says is wrong, without its op and function names."""
+  text = re.sub(r'\{\{[^}]*\}\}', '', error.message or '').strip()
+  text = re.split(r"'? failed with|\s*\[Op:", text)[0].strip()
+  return text.splitlines()[0] if text else type(error).__name__
+
+
+def _read_shard(path, dataset):
+  """Iterates `dataset`, a pipeline reading the shard `path`, naming the shard
+  if it is damaged.
+
+  Raises:
+    DamagedShardError: the shard cannot be read to its end.
+  """
+  try:
+    yield from dataset
+  except tf.errors.DataLossError as e:
+    raise DamagedShardError(
+        '%s is damaged (%s): convert its split again, or remove the shard.' %
+        (path, _damage(e))) from e
+
+
+def scan_records(files):
+  """{image id: whether its record has a mask} of every record of `files`.
+
+  One pass, one shard at a time, reading only each record's id and mask bytes
+  (no image is decoded). Ids keep the records' order.
+
+  Args:
+    files: list of TFRecord paths, or a glob pattern.
+
+  Raises:
+    DamagedShardError: a shard cannot be read to its end; names it.
+  """
+  features = {
+      record_format.IMAGE_FILENAME: tf.io.FixedLenFeature((), tf.string, ''),
+      record_format.LABEL_ENCODED: tf.io.FixedLenFeature((), tf.string, '')}
+  found = {}
+  for path in _list_files(files):
+    dataset = tf.data.TFRecordDataset(path).batch(256).map(
+        lambda s: tf.io.parse_example(s, features))
+    for parsed in _read_shard(path, dataset):
+      has_mask = tf.strings.length(parsed[record_format.LABEL_ENCODED]) > 0
+      for name, mask in zip(parsed[record_format.IMAGE_FILENAME].numpy(),
+                            has_mask.numpy()):
+        found[name.decode('utf-8')] = bool(mask)
+  return found
+
+
+def find_damaged_shard(files):
+  """The DamagedShardError of the first damaged shard of `files`, or None."""
+  try:
+    scan_records(files)
+  except DamagedShardError as e:
+    return e
+  return None
+
+
 def records_without_mask(files, ids=None):
   """The image ids of the records of `files` (restricted to `ids`) with no mask.
 
   Reads only each record's id and mask bytes, eagerly; no image is decoded.
   """
-  features = {
-      record_format.IMAGE_FILENAME: tf.io.FixedLenFeature((), tf.string, ''),
-      record_format.LABEL_ENCODED: tf.io.FixedLenFeature((), tf.string, '')}
-  missing = []
-  for parsed in _selected_records(files, ids).map(
-      lambda s: tf.io.parse_single_example(s, features)).batch(256):
-    empty = tf.strings.length(parsed[record_format.LABEL_ENCODED]) == 0
-    missing.extend(n.decode('utf-8') for n in
-                   parsed[record_format.IMAGE_FILENAME][empty].numpy())
-  return missing
+  wanted = None if ids is None else {
+      i.decode('utf-8') if isinstance(i, bytes) else str(i) for i in ids}
+  return [name for name, has_mask in scan_records(files).items()
+          if not has_mask and (wanted is None or name in wanted)]
 
 
 def _training_order(dataset, seed, shuffle_buffer, skip, input_context, salt):

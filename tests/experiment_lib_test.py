@@ -1,5 +1,7 @@
 """Tests for experiment_lib: seeded initialisation that leaves no global seed; the
-records a trained run is scored on."""
+records a trained run is scored on; the training streams' records checked up front."""
+
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -103,6 +105,94 @@ class TestOracleWiring:
     # Without the oracle nothing is read.
     experiment_lib.check_oracle_masks(config.replace(
         cfg, diagnostics=dict(oracle_pseudo_labels=False)))
+
+
+def _write_split(record_dir, split, masked, bare, num_shards=2):
+  """A split of 4x4 PNG records: `masked` ids with a mask, `bare` ids without."""
+  from datasets import record_format  # pylint: disable=g-import-not-at-top
+  png = tf.io.encode_png(tf.zeros([4, 4, 1], tf.uint8)).numpy()
+  with record_format.ShardedWriter(record_dir, split, num_shards) as writer:
+    for name in masked:
+      writer.write(record_format.make_example(png, name, 4, 4, label_data=png,
+                                              image_format='png'))
+    for name in bare:
+      writer.write(record_format.make_example(png, name, 4, 4,
+                                              image_format='png'))
+
+
+def _id_list(path, ids):
+  with open(path, 'w') as f:
+    f.write(''.join(i + '\n' for i in ids))
+  return str(path)
+
+
+class TestStreamRecordChecks:
+  """An id list naming ids that are not in the records, or labeled records
+  without a mask, stop the run before the model is built."""
+
+  MASKED = ['img_%d' % i for i in range(8)]
+
+  @pytest.fixture
+  def records(self, tmp_path):
+    record_dir = str(tmp_path / 'records')
+    _write_split(record_dir, 'train', self.MASKED, ['bare_1', 'bare_0'])
+    return record_dir
+
+  def _cfg(self, record_dir, **data):
+    return config.replace(config.smoke(), data=dict(
+        record_dir=record_dir, dataset='pascal_voc_seg', **data))
+
+  def test_labeled_ids_not_in_the_records_are_named(self, records, tmp_path):
+    # A typo list of 8 trained on the 4 that exist.
+    listed = self.MASKED[:4] + ['img_10', 'img_11', 'im_1', 'img_12', 'x', 'y']
+    path = _id_list(tmp_path / 'labeled.txt', listed)
+    cfg = self._cfg(records, labeled_ids=path)
+    descriptor = experiment_lib.dataset_info(cfg)
+    with pytest.raises(ValueError) as raised:
+      experiment_lib.labeled_dataset_fn(cfg, descriptor)
+    assert str(raised.value) == (
+        "--labeled_ids=%s: 6 of its 10 ids are not in split 'train' in %s "
+        '(img_10, img_11, im_1, img_12, x, ...); check the list and the split.'
+        % (path, records))
+
+  def test_unlabeled_ids_not_in_the_records_are_named(self, records, tmp_path):
+    path = _id_list(tmp_path / 'unlabeled.txt', ['bare_0', 'img_3', 'bare_9'])
+    cfg = self._cfg(records, unlabeled_ids=path)
+    with pytest.raises(ValueError, match=r"--unlabeled_ids=.*unlabeled.txt: 1 of "
+                       r"its 3 ids are not in split 'train' in .* \(bare_9\)"):
+      experiment_lib.unlabeled_dataset_fn(
+          cfg, experiment_lib.dataset_info(cfg))
+    # Records without a mask are what an unlabeled stream is for.
+    path = _id_list(tmp_path / 'unlabeled.txt', ['bare_0', 'img_3', 'bare_1'])
+    experiment_lib.unlabeled_dataset_fn(
+        self._cfg(records, unlabeled_ids=path), experiment_lib.dataset_info(cfg))
+
+  def test_labeled_records_without_a_mask_are_named(self, records, tmp_path):
+    path = _id_list(tmp_path / 'labeled.txt', ['img_0', 'bare_1', 'bare_0'])
+    cfg = self._cfg(records, labeled_ids=path)
+    descriptor = experiment_lib.dataset_info(cfg)
+    with pytest.raises(ValueError) as raised:
+      experiment_lib.labeled_dataset_fn(cfg, descriptor)
+    assert str(raised.value) == (
+        'The labeled stream trains on masks: 2 of the 3 ids of '
+        "--labeled_ids=%s are records of split 'train' in %s without one "
+        '(bare_1, bare_0).' % (path, records))
+    # Without a list, every record of the split is labeled.
+    with pytest.raises(ValueError, match=r"2 record\(s\) of split 'train' in "
+                       r'.* have none \(bare_0, bare_1\)'):
+      experiment_lib.labeled_dataset_fn(self._cfg(records), descriptor)
+
+  def test_one_scan_of_the_split_serves_every_check(self, records, tmp_path):
+    from datasets import input_pipeline  # pylint: disable=g-import-not-at-top
+    path = _id_list(tmp_path / 'labeled.txt', self.MASKED)
+    cfg = self._cfg(records, labeled_ids=path)
+    with mock.patch.object(input_pipeline, 'scan_records',
+                           wraps=input_pipeline.scan_records) as scan:
+      fn = experiment_lib.labeled_dataset_fn(cfg,
+                                             experiment_lib.dataset_info(cfg))
+    assert scan.call_count == 1
+    batch = next(iter(fn(tf.distribute.InputContext(), 0)))
+    assert batch['image'].shape[0] == cfg.train.batch_size
 
 
 if __name__ == '__main__':
