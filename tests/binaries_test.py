@@ -8,6 +8,8 @@ train, eval and export checks.
 import glob
 import json
 import os
+import re
+import shutil
 import tempfile
 
 from absl.testing import parameterized
@@ -132,6 +134,40 @@ class ExportTest(testing_utils.FixturesMixin, tf.test.TestCase):
     self.assertAllClose(tf.reduce_sum(out['probabilities'], -1),
                         tf.ones([2, 50, 70]), atol=1e-5)
     self.assertAllInRange(out['predictions'], 0, 6)
+
+
+class UnusableRunDirTest(testing_utils.FixturesMixin, tf.test.TestCase,
+                         parameterized.TestCase):
+  """Eval and export refuse a run they cannot load, in one line."""
+
+  FIXTURES = {('model_dir', None): 'sup_run', 'binaries': 'binaries'}
+
+  def _copy_of_the_run(self):
+    copy = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'run')
+    shutil.copytree(self.model_dir, copy)
+    return copy
+
+  def _assert_one_fatal_line(self, proc, expected):
+    self.assertEqual(proc.returncode, 1, msg=proc.stdout[-3000:])
+    errors = [l for l in proc.stdout.splitlines() if 'FATAL' in l]
+    self.assertLen(errors, 1, msg=proc.stdout[-3000:])
+    self.assertRegex(errors[0], expected)
+    self.assertNotIn('Traceback', proc.stdout)
+
+  @parameterized.parameters('train_sup_eval.py', 'export_model.py')
+  def test_checkpoints_without_config_json(self, script):
+    model_dir = self._copy_of_the_run()
+    os.remove(os.path.join(model_dir, run_dir.CONFIG_FILENAME))
+    export_dir = os.path.join(self.get_temp_dir(), 'never_written')
+    flag_values = dict(model_dir=model_dir)
+    if script == 'export_model.py':
+      flag_values['export_dir'] = export_dir
+    proc = self.binaries.run(script, timeout=120, **flag_values)
+    self._assert_one_fatal_line(
+        proc, r'^FATAL %s holds checkpoints \(latest ckpt-4\) but no '
+        r'config.json, which says how to rebuild their model' %
+        re.escape(model_dir))
+    self.assertFalse(os.path.exists(export_dir))
 
 
 class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,

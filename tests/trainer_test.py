@@ -307,6 +307,23 @@ class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(run_dir.settings_changes(old, new),
                      ["b.c: 2 -> 3", "e: 'x' -> None", 'f: None -> 0.5'])
 
+  def test_refuses_checkpoints_whose_config_was_removed(self):
+    cfg = config.smoke()
+    model_dir = self._dir_with_checkpoint(cfg, 7)
+    path = os.path.join(model_dir, run_dir.CONFIG_FILENAME)
+    os.remove(path)
+    other = config.replace(cfg, model=dict(backbone='resnet50'))
+    with self.assertRaisesRegex(
+        ValueError, re.escape(model_dir) + r' holds checkpoints \(latest '
+        r'ckpt-1\) but no config.json, so they cannot be checked against this '
+        r'model: put back .*, or use a new --model_dir\.'):
+      run_dir.check_model_dir(model_dir, other, 21)
+    self.assertFalse(os.path.exists(path))  # Nothing written in its place.
+    with self.assertRaisesRegex(
+        FileNotFoundError, re.escape(model_dir) + r' holds checkpoints \(latest '
+        r'ckpt-1\) but no config.json, which says how to rebuild'):
+      run_dir.load_config(model_dir)
+
   def test_without_checkpoint_any_model_is_accepted(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     run_dir.check_model_dir(model_dir, config.smoke(), 7)

@@ -37,14 +37,21 @@ def check_model_dir(model_dir, cfg, num_classes, state_settings=()):
       task's `state_settings()`); they cannot be turned on or off on resume.
 
   Raises:
-    ValueError: model_dir holds a checkpoint of another model.
+    ValueError: model_dir holds a checkpoint of another model, or checkpoints
+      without the config.json that says which model they hold.
   """
   tf.io.gfile.makedirs(model_dir)
   path = os.path.join(model_dir, CONFIG_FILENAME)
   record = json.loads(cfg.to_json())
   record['num_classes'] = num_classes
   latest = tf.train.latest_checkpoint(model_dir)
-  if latest and tf.io.gfile.exists(path):
+  if latest and not tf.io.gfile.exists(path):
+    raise ValueError(
+        '%s holds checkpoints (latest %s) but no %s, so they cannot be checked '
+        'against this model: put back the config.json of the run that wrote '
+        'them, or use a new --model_dir.' % (
+            model_dir, os.path.basename(latest), CONFIG_FILENAME))
+  if latest:
     with tf.io.gfile.GFile(path) as f:
       old = _with_current_defaults(json.load(f))
     mismatched = [
@@ -117,9 +124,20 @@ def settings_changes(old, new, prefix=''):
 
 
 def load_config(model_dir):
-  """Returns (ExperimentConfig, num_classes) saved in a run directory."""
+  """Returns (ExperimentConfig, num_classes) saved in a run directory.
+
+  Raises:
+    FileNotFoundError: no config.json (the message says whether the directory
+      holds checkpoints all the same).
+  """
   path = os.path.join(model_dir, CONFIG_FILENAME)
   if not tf.io.gfile.exists(path):
+    latest = tf.train.latest_checkpoint(model_dir)
+    if latest:
+      raise FileNotFoundError(
+          '%s holds checkpoints (latest %s) but no %s, which says how to '
+          'rebuild their model: put back the config.json of the run that wrote '
+          'them.' % (model_dir, os.path.basename(latest), CONFIG_FILENAME))
     raise FileNotFoundError('%s not found: is %s a training run directory?' %
                             (path, model_dir))
   with tf.io.gfile.GFile(path) as f:
