@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -168,39 +169,80 @@ class LoadTrainedModelTest(testing_utils.FixturesMixin, tf.test.TestCase):
       run_dir.load_trained_model(model_dir)
 
 
+def _toy_loop(model_dir, train_steps, corrupt=None):
+  """A TrainLoop of one Dense layer (and a non-trainable variable, as batch
+  norm's moving statistics are), saving every 2 steps.
+
+  Args:
+    model_dir: the run directory.
+    train_steps: steps to train for.
+    corrupt: optional `fn(model, optimizer, loss) -> loss`, run in the step after
+      the update (`optimizer.iterations` is then the step just completed).
+  """
+  model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+  model.build([None, 2])
+  model.moving = tf.Variable([1.0, 1.0], trainable=False, name='moving_var')
+  train_cfg = dataclasses.replace(config.smoke().train, model_dir=model_dir,
+                                  train_steps=train_steps, checkpoint_every=2)
+  optimizer = trainer.make_optimizer(train_cfg)
+
+  def step_fn(batch):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(model(batch) ** 2)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    if corrupt is not None:
+      loss = corrupt(model, optimizer, loss)
+    return {'loss': loss, 'other': tf.constant(1.0)}
+
+  def dataset_fn(ctx, start_step):
+    del ctx, start_step
+    return tf.data.Dataset.from_tensors(tf.ones([1, 2])).repeat()
+
+  return trainer.TrainLoop(tf.distribute.get_strategy(), model, optimizer,
+                           step_fn, dataset_fn, model_dir, train_cfg,
+                           images_per_step=1)
+
+
 class NanTest(tf.test.TestCase):
 
   def test_nan_loss_raises_naming_the_step(self):
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
-    model.build([None, 2])
-    train_cfg = dataclasses.replace(config.smoke().train, model_dir=model_dir,
-                                    train_steps=10, checkpoint_every=2)
-    optimizer = trainer.make_optimizer(train_cfg)
 
-    def step_fn(batch):
-      with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(model(batch) ** 2)
-      grads = tape.gradient(loss, model.trainable_variables)
-      optimizer.apply_gradients(zip(grads, model.trainable_variables))
-      # optimizer.iterations is the step just completed (1-based).
-      bad = optimizer.iterations >= 3
-      return {'loss': tf.where(bad, tf.constant(np.nan), loss),
-              'other': tf.constant(1.0)}
+    def nan_from_step_3(model, optimizer, loss):
+      del model
+      return tf.where(optimizer.iterations >= 3, tf.constant(np.nan), loss)
 
-    def dataset_fn(ctx, start_step):
-      del ctx, start_step
-      return tf.data.Dataset.from_tensors(tf.ones([1, 2])).repeat()
-
-    loop = trainer.TrainLoop(tf.distribute.get_strategy(), model, optimizer,
-                             step_fn, dataset_fn, model_dir, train_cfg,
-                             images_per_step=1)
+    loop = _toy_loop(model_dir, 10, corrupt=nan_from_step_3)
     with self.assertRaisesRegex(FloatingPointError,
                                 r'step 4: loss became \[nan\].*ckpt-2'):
       loop.run(('loss', 'other'))
     # Nothing was saved after the divergence.
     self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
                      'ckpt-2')
+
+
+class InterruptedSaveTest(tf.test.TestCase):
+
+  def test_leftover_of_a_killed_save_is_removed_and_logged(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    _toy_loop(model_dir, 2).run(('loss', 'other'))
+    # What a SIGKILL during the save of ckpt-4 leaves: TensorFlow's temporary
+    # directory, holding the shards written so far.
+    leftover = os.path.join(model_dir, 'ckpt-4_temp')
+    os.makedirs(leftover)
+    for path in tf.io.gfile.glob(os.path.join(model_dir, 'ckpt-2.*')):
+      suffix = os.path.basename(path)[len('ckpt-2'):]
+      shutil.copy(path, os.path.join(leftover, 'part-00000-of-00001' + suffix))
+    with self.assertLogs('absl', level='WARNING') as logs:
+      loop = _toy_loop(model_dir, 4)
+      loop.run(('loss', 'other'))
+    self.assertIn('Removed %s, left by a checkpoint save that was interrupted'
+                  % leftover, '\n'.join(logs.output))
+    self.assertFalse(os.path.exists(leftover))
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-4')
+    self.assertEqual(sorted(n for n in os.listdir(model_dir) if 'temp' in n), [])
 
 
 class CheckModelDirTest(tf.test.TestCase, parameterized.TestCase):

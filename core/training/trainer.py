@@ -88,6 +88,26 @@ def _worker_dir(strategy, model_dir):
                                                        resolver.task_id))
 
 
+def remove_interrupted_saves(model_dir, checkpoint_name='ckpt'):
+  """Removes what checkpoint saves killed midway left in `model_dir`.
+
+  TensorFlow writes a checkpoint into PREFIX_temp/ and moves it into place once
+  complete, so a save killed midway (SIGKILL, a preempted machine) leaves that
+  directory behind and the checkpoints before it intact.
+
+  Returns:
+    The paths removed.
+  """
+  pattern = os.path.join(model_dir, '%s-*_temp' % checkpoint_name)
+  removed = [p for p in sorted(tf.io.gfile.glob(pattern))
+             if tf.io.gfile.isdir(p)]
+  for path in removed:
+    tf.io.gfile.rmtree(path)
+    logging.warning('Removed %s, left by a checkpoint save that was '
+                    'interrupted; the checkpoints before it are intact.', path)
+  return removed
+
+
 class TrainLoop(object):
   """Runs a replicated step function with checkpoints, summaries and progress.
 
@@ -144,7 +164,11 @@ class TrainLoop(object):
     return int(self._optimizer.iterations.numpy())
 
   def restore(self):
-    """Restores the latest checkpoint if any; returns the step it resumes from."""
+    """Restores the latest checkpoint if any; returns the step it resumes from.
+
+    First removes the leftovers of a save that was interrupted.
+    """
+    remove_interrupted_saves(self._model_dir)
     path = self._manager.latest_checkpoint
     if path:
       status = self._checkpoint.restore(path)
