@@ -2,9 +2,9 @@
 
 Every binary and conversion tool starts through `run(main)` instead of absl's
 `app.run(main)`. When `main` stops on bad input (a missing or malformed file, a
-value out of range, a damaged record), the user sees one line naming the file or
-flag and the problem, and the program exits with status 1; `--verbose` shows the
-whole traceback instead. Programming errors (TypeError, AssertionError, ...) keep
+value out of range, a damaged record) or a training run diverges, the user sees
+one line naming the file or flag and the problem, and the program exits with
+status 1; `--verbose` shows the whole traceback instead. Programming errors (TypeError, AssertionError, ...) keep
 their traceback: they are ours to fix, not the user's.
 
 This package is a leaf: it imports no other package of the project, so that the
@@ -26,7 +26,8 @@ HINT = '(--verbose shows the traceback)'
 
 def user_errors():
   """The exception types that report a bad input rather than a bug."""
-  types = [ValueError, OSError, KeyError, UnicodeError]
+  # FloatingPointError: a run that diverged (its learning rate, its data).
+  types = [ValueError, OSError, KeyError, UnicodeError, FloatingPointError]
   tf = sys.modules.get('tensorflow')
   if tf is not None:
     types.append(tf.errors.OpError)  # DataLossError, NotFoundError, ...

@@ -169,6 +169,56 @@ class UnusableRunDirTest(testing_utils.FixturesMixin, tf.test.TestCase,
         re.escape(model_dir))
     self.assertFalse(os.path.exists(export_dir))
 
+  @parameterized.parameters('train_sup_eval.py', 'export_model.py')
+  def test_checkpoint_with_an_inf_moving_variance(self, script):
+    model_dir = self._copy_of_the_run()
+    model, _, _, _ = run_dir.load_trained_model(model_dir)
+    variances = [v for v in model.non_trainable_variables
+                 if 'moving_variance' in v.name]
+    variance = variances[len(variances) // 2]
+    variance.assign(tf.tensor_scatter_nd_update(variance, [[0]], [np.inf]))
+    path = tf.train.Checkpoint(model=model).save(
+        os.path.join(model_dir, 'diverged'))
+    export_dir = os.path.join(self.get_temp_dir(), 'never_written')
+    flag_values = dict(model_dir=model_dir, checkpoint=path)
+    if script == 'export_model.py':
+      flag_values['export_dir'] = export_dir
+    proc = self.binaries.run(script, timeout=120, **flag_values)
+    self._assert_one_fatal_line(
+        proc, r"^FATAL Checkpoint %s holds NaN or infinite values in 1 "
+        r"variable\(s\) of its 'model' \(model/%s\): the run had diverged" %
+        (re.escape(path), re.escape(variance.name)))
+    self.assertFalse(os.path.exists(export_dir))
+    self.assertFalse(glob.glob(os.path.join(model_dir, 'eval', 'results-*')))
+
+
+class DivergedRunTest(testing_utils.FixturesMixin, tf.test.TestCase):
+
+  def test_no_checkpoint_of_a_diverged_run_holds_a_nan_or_an_inf(self):
+    # With this learning rate the loss stays finite for a few steps while
+    # batch norm's moving variances overflow.
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    proc = self.binaries.run('train_sup.py', **self.smoke_flags(
+        self.records, model_dir, base_learning_rate=1000.0, train_steps=12,
+        summary_every=100, image_summary_every=100))
+    self.assertEqual(proc.returncode, 1, msg=proc.stdout[-3000:])
+    errors = [l for l in proc.stdout.splitlines() if 'FATAL' in l]
+    self.assertLen(errors, 1, msg=proc.stdout[-3000:])
+    match = re.match(r'FATAL Training diverged at step (\d+): .*The last good '
+                     r'checkpoint is (\S+);', errors[0])
+    self.assertIsNotNone(match, msg=errors[0])
+    named = match.group(2)
+    self.assertEqual(named, tf.train.latest_checkpoint(model_dir))
+    self.assertLess(int(named.rsplit('-', 1)[1]), int(match.group(1)))
+    state = tf.train.get_checkpoint_state(model_dir)
+    self.assertNotEmpty(state.all_model_checkpoint_paths)
+    for path in state.all_model_checkpoint_paths:
+      reader = tf.train.load_checkpoint(path)
+      for name, dtype in reader.get_variable_to_dtype_map().items():
+        if dtype.is_floating:
+          self.assertTrue(np.all(np.isfinite(reader.get_tensor(name))),
+                          msg='%s: %s' % (path, name))
+
 
 class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
                    parameterized.TestCase):

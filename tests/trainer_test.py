@@ -222,6 +222,75 @@ class NanTest(tf.test.TestCase):
                      'ckpt-2')
 
 
+  def test_inf_loss_raises_too(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+
+    def inf_from_step_3(model, optimizer, loss):
+      del model
+      return tf.where(optimizer.iterations >= 3, tf.constant(np.inf), loss)
+
+    with self.assertRaisesRegex(FloatingPointError,
+                                r'step 4: loss became \[inf\].*ckpt-2'):
+      _toy_loop(model_dir, 10, corrupt=inf_from_step_3).run(('loss', 'other'))
+
+  def _assert_every_checkpoint_finite(self, model_dir):
+    state = tf.train.get_checkpoint_state(model_dir)
+    for path in state.all_model_checkpoint_paths:
+      reader = tf.train.load_checkpoint(path)
+      for name, dtype in reader.get_variable_to_dtype_map().items():
+        if dtype.is_floating:
+          self.assertTrue(np.all(np.isfinite(reader.get_tensor(name))),
+                          msg='%s: %s' % (path, name))
+
+  def test_a_non_finite_variable_with_a_finite_loss_is_never_saved(self):
+    # As batch norm's moving variance overflows while the loss (computed with
+    # batch statistics) stays finite.
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+
+    def inf_variance_at_step_3(model, optimizer, loss):
+      model.moving.assign(tf.where(optimizer.iterations >= 3,
+                                   tf.constant([1.0, np.inf]), model.moving))
+      return loss
+
+    loop = _toy_loop(model_dir, 10, corrupt=inf_variance_at_step_3)
+    with self.assertRaisesRegex(
+        FloatingPointError, r'step 4: saved variables became NaN or infinite '
+        r'\(model/moving_var:0\), nothing of them was saved\. The last good '
+        r'checkpoint is \S*ckpt-2;'):
+      loop.run(('loss', 'other'))
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(model_dir)),
+                     'ckpt-2')
+    self._assert_every_checkpoint_finite(model_dir)
+
+  def test_diverged_before_the_first_save(self):
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+
+    def nan_variance(model, optimizer, loss):
+      del optimizer
+      model.moving.assign([np.nan, 1.0])
+      return loss
+
+    with self.assertRaisesRegex(
+        FloatingPointError, r'step 2: saved variables became NaN or infinite '
+        r'\(model/moving_var:0\).*The last good checkpoint is none \(none was '
+        r'saved yet\)'):
+      _toy_loop(model_dir, 10, corrupt=nan_variance).run(('loss', 'other'))
+    self.assertIsNone(tf.train.latest_checkpoint(model_dir))
+
+  def test_resuming_a_non_finite_checkpoint_is_refused(self):
+    # One written before these checks existed.
+    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    loop = _toy_loop(model_dir, 2)
+    loop.run(('loss', 'other'))
+    loop._model.moving.assign([np.inf, 1.0])
+    tf.train.CheckpointManager(loop._checkpoint, model_dir,
+                               max_to_keep=3).save(checkpoint_number=3)
+    with self.assertRaisesRegex(
+        ValueError, r'ckpt-3 holds NaN or infinite values \(model/moving_var:0'
+        r'\): the run had diverged before it was saved'):
+      _toy_loop(model_dir, 4).run(('loss', 'other'))
+
+
 class InterruptedSaveTest(tf.test.TestCase):
 
   def test_leftover_of_a_killed_save_is_removed_and_logged(self):

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from core import config as config_lib
 from core.modeling import model as model_lib
+from core.training import finiteness
 
 CONFIG_FILENAME = 'config.json'
 # Settings a resumed run replaced, one JSON line each (check_model_dir).
@@ -167,13 +168,20 @@ def restore_model(model, path, name='model'):
       teacher of a run with --ema_decay).
 
   Raises:
-    ValueError: the checkpoint holds no object `name`.
+    ValueError: the checkpoint holds no object `name`, or a NaN or an inf in
+      one of its variables (batch-norm statistics included).
   """
   if name not in [n.split('/')[0] for n, _ in tf.train.list_variables(path)]:
     raise ValueError('Checkpoint %s holds no %r (runs with --ema_decay save a '
                      "'teacher')." % (path, name))
   tf.train.Checkpoint(**{name: model}).restore(path).expect_partial(
   ).assert_existing_objects_matched()
+  bad = finiteness.non_finite(finiteness.saved_variables({name: model}))
+  if bad:
+    raise ValueError(
+        'Checkpoint %s holds NaN or infinite values in %d variable(s) of its '
+        '%r (%s): the run had diverged; use an earlier checkpoint '
+        '(--checkpoint).' % (path, len(bad), name, finiteness.describe(bad)))
 
 
 def load_trained_model(model_dir, checkpoint='', name='model'):

@@ -4,7 +4,8 @@ The step function, its metric names and its checkpoint items come from a task
 (core/tasks/), which knows the algorithm. This module knows no algorithm and no option;
 it owns everything around the step: the distribution strategy, the optimizer,
 checkpoints and resume (step, optimizer slots and data position), TensorBoard
-summaries, the progress line and the NaN check. Checkpoints, summaries and metric resets stay in Python,
+summaries, the progress line and the NaN check (of the logged metrics and of every
+variable before it is saved: no checkpoint holds a NaN or an inf). Checkpoints, summaries and metric resets stay in Python,
 outside the inner `tf.function` that runs `steps_per_loop` replicated steps.
 """
 
@@ -16,6 +17,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from core.training import finiteness
 from core.training import schedules
 
 def get_strategy(name, tpu=''):
@@ -151,8 +153,9 @@ class TrainLoop(object):
       self._vis_fn = tf.function(
           lambda batch: strategy.run(image_summary_fn, args=(batch,)))
     self._metrics = {}
-    self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                           **(checkpoint_objects or {}))
+    self._saved_items = dict(model=model, optimizer=optimizer,
+                             **(checkpoint_objects or {}))
+    self._checkpoint = tf.train.Checkpoint(**self._saved_items)
     self._manager = tf.train.CheckpointManager(
         self._checkpoint, model_dir, max_to_keep=train_cfg.keep_checkpoints,
         step_counter=optimizer.iterations,
@@ -179,8 +182,26 @@ class TrainLoop(object):
             '%s does not hold everything this run saves (written with other '
             'flags?); use a new --model_dir. %s' %
             (path, e)) from e
+      bad = self._non_finite()
+      if bad:
+        raise ValueError(
+            '%s holds NaN or infinite values (%s): the run had diverged before '
+            'it was saved. Resume from an earlier checkpoint of %s (edit its '
+            '"checkpoint" file) or use a new --model_dir.' %
+            (path, finiteness.describe(bad), self._model_dir))
       logging.info('Resumed from %s at step %d.', path, self.global_step)
     return self.global_step
+
+  def _non_finite(self):
+    """Names of the saved variables holding a NaN or an inf."""
+    return finiteness.non_finite(finiteness.saved_variables(self._saved_items))
+
+  def _diverged(self, step, what):
+    latest = self._manager.latest_checkpoint
+    return FloatingPointError(
+        'Training diverged at step %d: %s. The last good checkpoint is %s; '
+        'lower --base_learning_rate or check the data.' %
+        (step, what, latest if latest else 'none (none was saved yet)'))
 
   def _metric(self, name):
     if name not in self._metrics:
@@ -225,7 +246,8 @@ class TrainLoop(object):
       dict of the last logged metric values (floats).
 
     Raises:
-      FloatingPointError: a logged metric became NaN or infinite.
+      FloatingPointError: a logged metric or a variable to save became NaN or
+        infinite; the message names the last checkpoint saved (all finite).
     """
     cfg = self._cfg
     start_step = self.restore()
@@ -260,11 +282,16 @@ class TrainLoop(object):
         m.reset_state()
       bad = [n for n, v in last.items() if not math.isfinite(v)]
       if bad:
-        raise FloatingPointError(
-            'Training diverged at step %d: %s became %s. The last good checkpoint '
-            'is %s; lower --base_learning_rate or check the data.' %
-            (step, ', '.join(bad), [last[n] for n in bad],
-             self._manager.latest_checkpoint))
+        raise self._diverged(step, '%s became %s' % (
+            ', '.join(bad), [last[n] for n in bad]))
+      # The loss may stay finite while a batch-norm moving variance or an
+      # optimizer slot overflows: every variable of the checkpoint is checked
+      # before it is saved, so no checkpoint holds a NaN or an inf.
+      bad = self._non_finite()
+      if bad:
+        raise self._diverged(step, 'saved variables became NaN or infinite '
+                             '(%s), nothing of them was saved' %
+                             finiteness.describe(bad))
       lr = float(self._learning_rate(step))
       elapsed = time.time() - t_start
       rate = (steps_timed * self._images_per_step / elapsed
