@@ -22,8 +22,7 @@ from launch import app as launch_app
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
-_CHECKPOINT = flags.DEFINE_string('checkpoint', '',
-                                  'Checkpoint path; default: the latest.')
+_CHECKPOINT = flags_lib.define_checkpoint_flag()
 _EXPORT_DIR = flags.DEFINE_string('export_dir', None, 'Output directory.',
                                   required=True)
 _WEIGHTS = flags_lib.define_weights_flag()
@@ -33,9 +32,12 @@ _INPUT_SIZE = flags.DEFINE_list('input_size', [],
 
 def main(argv):
   del argv
+  # Every flag is checked before the run is read or its model built.
+  size = flags_lib.checked(_INPUT_SIZE, flags_lib.SIZE_OR_EMPTY,
+                           item=int) or None
+  checkpoint = flags_lib.checked_checkpoint(_CHECKPOINT)
   model, _, _, path = run_dir.load_trained_model(
-      _MODEL_DIR.value, _CHECKPOINT.value, _WEIGHTS.value)
-  size = tuple(int(x) for x in _INPUT_SIZE.value) or None
+      _MODEL_DIR.value, checkpoint, _WEIGHTS.value)
   export.export_saved_model(model, _EXPORT_DIR.value, size)
   logging.info('Exported %s to %s.', path, _EXPORT_DIR.value)
   print('SavedModel written to %s' % _EXPORT_DIR.value)

@@ -23,14 +23,14 @@ import tensorflow as tf
 
 from cli import experiment_lib
 from cli import flags as flags_lib
+from core import config as config_lib
 from core.evaluation import evaluator
 from core.training import run_dir
 from launch import app as launch_app
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
                                  required=True)
-_CHECKPOINT = flags.DEFINE_string(
-    'checkpoint', '', 'A checkpoint path; default: the latest in --model_dir.')
+_CHECKPOINT = flags_lib.define_checkpoint_flag()
 _RECORD_DIR = flags.DEFINE_string(
     'record_dir', '', 'Records to score; default: the run\'s --record_dir.')
 _EVAL_SPLIT = flags.DEFINE_string('eval_split', 'val', 'Split to score.')
@@ -62,21 +62,27 @@ def _write_json(path, result):
 
 def main(argv):
   del argv
+  # Every flag is checked before the run is read or its model built.
+  batch_size = flags_lib.checked(_BATCH_SIZE, config_lib.in_range(1))
+  scales = flags_lib.checked(_SCALES, flags_lib.POSITIVE_NUMBERS, item=float)
+  eval_size = flags_lib.checked(_EVAL_SIZE, flags_lib.SIZE_OR_EMPTY,
+                                item=int) or None
+  timeout = flags_lib.checked(_TIMEOUT, config_lib.in_range(0, low_open=True))
+  max_batches = flags_lib.checked(_MAX_BATCHES, config_lib.in_range(1))
+  checkpoint = flags_lib.checked_checkpoint(_CHECKPOINT)
   model, cfg, num_classes = run_dir.build_model_from_run(_MODEL_DIR.value)
   descriptor, files = experiment_lib.eval_records(
       cfg, num_classes, _RECORD_DIR.value, _EVAL_SPLIT.value, _MODEL_DIR.value)
-  eval_size = tuple(int(x) for x in _EVAL_SIZE.value) or None
-  scales = tuple(float(s) for s in _SCALES.value)
   writer = tf.summary.create_file_writer(os.path.join(_MODEL_DIR.value, 'eval'))
 
   def score(path):
     run_dir.restore_model(model, path, name=_WEIGHTS.value)
     step = int(path.rsplit('-', 1)[-1])
-    dataset = experiment_lib.eval_dataset(files, eval_size, _BATCH_SIZE.value)
+    dataset = experiment_lib.eval_dataset(files, eval_size, batch_size)
     result = evaluator.evaluate(model, dataset, num_classes,
                                 ignore_label=descriptor.ignore_label,
                                 scales=scales, flip=_FLIP.value,
-                                max_batches=_MAX_BATCHES.value)
+                                max_batches=max_batches)
     result.update(step=step, checkpoint=path, split=_EVAL_SPLIT.value,
                   weights=_WEIGHTS.value,
                   class_names=list(descriptor.class_names), scales=list(scales),
@@ -100,8 +106,8 @@ def main(argv):
 
   if not _CONTINUOUS.value:
     state = tf.train.get_checkpoint_state(_MODEL_DIR.value)
-    if _CHECKPOINT.value:
-      paths = [_CHECKPOINT.value]
+    if checkpoint:
+      paths = [checkpoint]
     elif state is None or not state.model_checkpoint_path:
       raise FileNotFoundError('No checkpoint in %s.' % _MODEL_DIR.value)
     elif _ALL_CHECKPOINTS.value:
@@ -112,7 +118,7 @@ def main(argv):
       score(path)
     return
   for path in tf.train.checkpoints_iterator(_MODEL_DIR.value,
-                                            timeout=_TIMEOUT.value):
+                                            timeout=timeout):
     if score(path) >= cfg.train.train_steps:
       break
 

@@ -3,12 +3,14 @@
 Every field of the chosen `ExperimentConfig` sections becomes a flag of the same name,
 with the field's default and help sentence. `config_from_flags` validates the config the
 flags give before anything is built or read: a bad value stops the binary with one line
-naming the flag and what it allows.
+naming the flag and what it allows. The flags of evaluation and export that no config
+field declares are held to the same rule by `checked` and `checked_checkpoint`.
 """
 
 import dataclasses
 
 from absl import flags
+import tensorflow as tf
 
 from core import config as config_lib
 
@@ -99,3 +101,59 @@ def define_weights_flag():
       'weights', 'model', ['model', 'teacher'],
       'Which saved weights to load: the trained model, or the EMA teacher of a '
       'train_wss.py run with --ema_decay.')
+
+
+# Checks of the flags that no config field declares (evaluation, export).
+POSITIVE_NUMBERS = config_lib.Check(
+    lambda v: len(v) > 0 and all(x > 0 for x in v),
+    'must be one or more positive numbers')
+SIZE_OR_EMPTY = config_lib.Check(
+    lambda v: not v or config_lib.positive_pair()(v),
+    'must be empty or two positive integers, "height,width"')
+
+
+def checked(holder, check, item=None):
+  """The value of a flag that no config field declares, parsed and checked.
+
+  Call it first in `main`, before anything is read or built.
+
+  Args:
+    holder: the flag's FlagHolder.
+    check: a `core.config.Check` of the value (e.g. `config_lib.in_range(1)`);
+      an unset flag (None) passes.
+    item: for a list flag, the type of its items; the value is then a tuple.
+
+  Raises:
+    SystemExit: the value is not one the check allows; the message names the
+      flag and what it allows.
+  """
+  value = holder.value
+  if item is not None:
+    try:
+      value = tuple(item(v) for v in value)
+    except ValueError:
+      raise _usage_error('--%s must be a list of %s, got %r.' % (
+          holder.name, item.__name__, ','.join(value))) from None
+  if value is not None and not check(value):
+    raise _usage_error('--%s %s, got %r.' % (holder.name, check.allows, value))
+  return value
+
+
+def define_checkpoint_flag():
+  """--checkpoint of the binaries that load a trained run (eval, export)."""
+  return flags.DEFINE_string(
+      'checkpoint', '', 'A checkpoint prefix, e.g. RUN/ckpt-400; default: the '
+      'latest in --model_dir.')
+
+
+def checked_checkpoint(holder):
+  """--checkpoint's value ('' = the run's latest), refused if there is none.
+
+  Raises:
+    SystemExit: naming the flag and the missing checkpoint.
+  """
+  path = holder.value
+  if path and not tf.io.gfile.exists(path + '.index'):
+    raise _usage_error('--%s %s: no such checkpoint (no %s.index).' % (
+        holder.name, path, path))
+  return path

@@ -38,8 +38,9 @@ def stream_records(record_dir, split, ids_flag, ids_path, masks_needed=''):
 
   Raises:
     ValueError: an id of the list is not in the split, a record needs a mask
-      it does not have, or a shard is damaged (input_pipeline.DamagedShardError);
-      the message names the list, the split and the first few ids.
+      it does not have, or a shard is damaged
+      (input_pipeline.DamagedShardError); the message names the list, the
+      split and the first few ids.
   """
   files = record_format.list_shards(record_dir, split)
   ids = splits.read_id_list(ids_path) if ids_path else None
@@ -73,7 +74,8 @@ def naming_damaged_shards(files, model_dir):
 
   The reader's message ("truncated record at 29015") names no file; on such an
   error the shards of `files` are read one by one to find the damaged one.
-  Nothing is saved after the error, so the run's last checkpoint stays as it was.
+  Nothing is saved after the error, so the run's last checkpoint stays as it
+  was.
 
   Args:
     files: the shard files the block reads.

@@ -1,8 +1,14 @@
-"""Bad flag values stop the training binaries at once: one line naming the flag."""
+"""Bad flag values stop the binaries at once: one line naming the flag.
+
+Training, evaluation and export alike: the flag is refused before any run
+directory is read or made and before any model is built.
+"""
 
 import os
 
 import pytest
+
+from tests import testing_utils
 
 _CASES = [
     (dict(train_steps=-5), '--train_steps must be >= 1, got -5.'),
@@ -11,6 +17,12 @@ _CASES = [
      '--crop_size must be two positive integers, "height,width", got (0, 0).'),
     (dict(crop_size='65,x'), "--crop_size must be a list of int, got '65,x'."),
     (dict(steps_per_loop=0), '--steps_per_loop must be >= 1, got 0.'),
+    (dict(checkpoint_every=0), '--checkpoint_every must be >= 1, got 0.'),
+    (dict(keep_checkpoints=0), '--keep_checkpoints must be >= 1, got 0.'),
+    (dict(summary_every=0), '--summary_every must be >= 1, got 0.'),
+    (dict(base_learning_rate=-1.0),
+     '--base_learning_rate must be > 0, got -1.0.'),
+    (dict(shuffle_buffer=0), '--shuffle_buffer must be >= 1, got 0.'),
     (dict(backbone='vgg16'), "--backbone must be one of 'mobilenet_v2' | "),
     (dict(record_dir=''), '--record_dir is required.'),
 ]
@@ -31,3 +43,51 @@ def test_refused_before_anything_is_built(tmp_path, binaries, script,
   assert 'Traceback' not in proc.stdout
   # Nothing was read or written: the run directory was never made.
   assert not os.path.exists(model_dir)
+
+
+_SIZE = 'must be empty or two positive integers, "height,width"'
+_EVAL_CASES = [
+    (dict(batch_size=0), '--batch_size must be >= 1, got 0.'),
+    (dict(scales='1.0,0'),
+     '--scales must be one or more positive numbers, got (1.0, 0.0).'),
+    (dict(scales='1.0,big'), "--scales must be a list of float, got '1.0,big'."),
+    (dict(scales=''), '--scales must be one or more positive numbers, got ().'),
+    (dict(eval_size='0,0'), '--eval_size %s, got (0, 0).' % _SIZE),
+    (dict(eval_size='64'), '--eval_size %s, got (64,).' % _SIZE),
+    (dict(timeout=0), '--timeout must be > 0, got 0.'),
+    (dict(max_batches=0), '--max_batches must be >= 1, got 0.'),
+    (dict(checkpoint='{tmp}/run/ckpt-3'),
+     '--checkpoint {tmp}/run/ckpt-3: no such checkpoint (no '
+     '{tmp}/run/ckpt-3.index).'),
+]
+_EXPORT_CASES = [
+    (dict(input_size='0,65'), '--input_size %s, got (0, 65).' % _SIZE),
+    (dict(input_size='65,65,3'), '--input_size %s, got (65, 65, 3).' % _SIZE),
+    (dict(input_size='x,65'), "--input_size must be a list of int, got 'x,65'."),
+    (dict(checkpoint='{tmp}/ckpt-3'),
+     '--checkpoint {tmp}/ckpt-3: no such checkpoint (no {tmp}/ckpt-3.index).'),
+]
+
+
+@pytest.mark.parametrize('script, flag_values, message',
+                         [('train_sup_eval.py',) + c for c in _EVAL_CASES] +
+                         [('export_model.py',) + c for c in _EXPORT_CASES])
+def test_eval_and_export_refuse_before_reading_the_run(tmp_path, binaries,
+                                                       script, flag_values,
+                                                       message):
+  # The run directory does not exist: a flag checked after it was read would
+  # report the missing run instead.
+  values = dict(model_dir=str(tmp_path / 'run'))
+  if script == 'export_model.py':
+    values['export_dir'] = str(tmp_path / 'exported')
+  values.update({k: v.format(tmp=tmp_path) if isinstance(v, str) else v
+                 for k, v in flag_values.items()})
+  # Through `command`: eval's --timeout is no keyword of `binaries.run`.
+  proc = testing_utils.run_command(binaries.command(script, **values),
+                                   binaries.env, timeout=120)
+  assert proc.returncode == 1, proc.stdout[-2000:]
+  errors = [line for line in proc.stdout.splitlines() if 'FATAL' in line]
+  assert errors == ['FATAL Flags parsing error: ' +
+                    message.format(tmp=tmp_path)], proc.stdout[-2000:]
+  assert 'Traceback' not in proc.stdout
+  assert not os.path.exists(tmp_path / 'exported')

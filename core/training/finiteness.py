@@ -1,8 +1,8 @@
 """Which saved variables hold a NaN or an inf.
 
-A diverging run can keep a finite loss while its batch-norm moving variances (used
-only in inference) or its optimizer slots overflow; a checkpoint of that state
-scores near chance. The loop checks every variable it saves before each save
+A diverging run can keep a finite loss while its batch-norm moving variances
+(used only in inference) or its optimizer slots overflow; a checkpoint of that
+state scores near chance. The loop checks every variable it saves before each save
 (trainer.py), and a run's model is checked when it is restored (run_dir.py).
 """
 

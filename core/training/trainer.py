@@ -5,8 +5,9 @@ The step function, its metric names and its checkpoint items come from a task
 it owns everything around the step: the distribution strategy, the optimizer,
 checkpoints and resume (step, optimizer slots and data position), TensorBoard
 summaries, the progress line and the NaN check (of the logged metrics and of every
-variable before it is saved: no checkpoint holds a NaN or an inf). Checkpoints, summaries and metric resets stay in Python,
-outside the inner `tf.function` that runs `steps_per_loop` replicated steps.
+variable before it is saved: no checkpoint holds a NaN or an inf). Checkpoints,
+summaries and metric resets stay in Python, outside the inner `tf.function` that
+runs `steps_per_loop` replicated steps.
 """
 
 import math
