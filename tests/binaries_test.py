@@ -189,7 +189,9 @@ class UnusableRunDirTest(testing_utils.FixturesMixin, tf.test.TestCase,
         r"variable\(s\) of its 'model' \(model/%s\): the run had diverged" %
         (re.escape(path), re.escape(variance.name)))
     self.assertFalse(os.path.exists(export_dir))
-    self.assertFalse(glob.glob(os.path.join(model_dir, 'eval', 'results-*')))
+    step = path.rsplit('-', 1)[1]  # The refused checkpoint is never scored.
+    self.assertFalse(os.path.exists(
+        os.path.join(model_dir, 'eval', 'results-%s.json' % step)))
 
 
 class DivergedRunTest(testing_utils.FixturesMixin, tf.test.TestCase):
