@@ -19,6 +19,7 @@ from PIL import Image
 import tensorflow as tf
 
 from datasets import descriptors
+from datasets import jpeg_check
 from datasets import record_format
 
 # PIL modes whose pixel values are class ids (palette indices or grey levels).
@@ -69,6 +70,9 @@ def load_image(path):
 
   The original bytes are kept when the file is a JPEG that TF decodes the same way
   (RGB or grey); anything else (PNG, BMP, CMYK JPEG, ...) is re-encoded as RGB PNG.
+  A JPEG on whose data libjpeg warns (garbage in the scan data, a premature end)
+  is refused: Pillow would decode it to a damaged picture without a word (see
+  `jpeg_check`).
 
   Args:
     path: image file.
@@ -81,9 +85,14 @@ def load_image(path):
     ConversionError: the file is missing or cannot be decoded.
   """
   require_file(path, 'Image')
+  with open(path, 'rb') as f:
+    data = f.read()
+  if jpeg_check.is_jpeg(data):
+    damage = jpeg_check.problems(data)
+    if damage:
+      raise ConversionError('Cannot decode image %s: corrupt JPEG (%s)' %
+                            (path, '; '.join(damage)))
   try:
-    with open(path, 'rb') as f:
-      data = f.read()
     with Image.open(io.BytesIO(data)) as img:
       img.load()  # Decodes every pixel: truncated or corrupt files fail here.
       fmt, mode = img.format, img.mode
