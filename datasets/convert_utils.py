@@ -65,6 +65,36 @@ def encode_png(array):
   return buf.getvalue()
 
 
+# PIL modes of 16-bit grey images ('I' is how older Pillows open 16-bit PNGs).
+_WIDE_GREY_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I')
+
+
+def _to_rgb(img, path):
+  """[height, width, 3] uint8 pixels of an opened PIL image.
+
+  16-bit grey keeps the high byte (value >> 8), as libpng's strip_16 and
+  `tf.io.decode_png(dtype=tf.uint8)` read it, where PIL's `convert('RGB')` would
+  clip every value above 255 to white. Alpha (modes LA, RGBA, PA and palette
+  transparency) is dropped and the colours kept, as `tf.io.decode_png(channels=3)`
+  reads the file; mode '1' becomes 0 / 255. 32-bit integers beyond [0, 65535]
+  and floats ('F') have no agreed 8-bit reading and are refused.
+  """
+  if img.mode in _WIDE_GREY_MODES:
+    values = np.asarray(img).astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+      raise ConversionError(
+          'Image %s has PIL mode %s with values outside [0, 65535]; give an '
+          '8- or 16-bit image.' % (path, img.mode))
+    grey = (values >> 8).astype(np.uint8)
+    return np.stack([grey] * 3, axis=-1)
+  if img.mode == 'F':
+    raise ConversionError('Image %s has PIL mode F (floating point): no agreed '
+                          '8-bit reading; give an 8- or 16-bit image.' % path)
+  if img.mode == 'P' and 'transparency' in img.info:
+    img = img.convert('RGBA')  # Keeps the palette colours; PIL warns otherwise.
+  return np.asarray(img.convert('RGB'))
+
+
 def load_image(path):
   """Reads and verifies an image file and picks the bytes to store.
 
@@ -96,7 +126,7 @@ def load_image(path):
     with Image.open(io.BytesIO(data)) as img:
       img.load()  # Decodes every pixel: truncated or corrupt files fail here.
       fmt, mode = img.format, img.mode
-      rgb = np.asarray(img.convert('RGB'))
+      rgb = _to_rgb(img, path)
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise ConversionError('Cannot decode image %s: %s' % (path, e)) from e
   if fmt == 'JPEG' and mode in _JPEG_REUSE_MODES:

@@ -96,6 +96,17 @@ class ConvertFolderTest(tf.test.TestCase, parameterized.TestCase):
     self.assertNotIn(record_format.CLASS_LABELS, rec['keys'])
     self.assertNotIn('im4', read_split(self.out, 'val'))
 
+  def test_16_bit_grey_image_is_stored_at_8_bits(self):
+    values = np.random.RandomState(5).randint(0, 65536, (H, W)).astype(
+        np.uint16)
+    values[0, :3] = [0, 255, 65535]
+    os.remove(os.path.join(self.image_dir, 'im0.jpg'))
+    Image.fromarray(values).save(os.path.join(self.image_dir, 'im0.png'))
+    self._convert(val_fraction=0.0)
+    stored = read_split(self.out, 'train')['im0']['image']
+    self.assertAllEqual(stored, np.stack([(values >> 8).astype(np.uint8)] * 3,
+                                         -1))
+
   def test_make_descriptor(self):
     self.assertEqual(folder.make_descriptor('x', 3).class_names,
                      ('background', 'class_1', 'class_2'))

@@ -74,6 +74,56 @@ class LoadImageTest(tf.test.TestCase, parameterized.TestCase):
                                 'bad.jpg.*corrupt'):
       convert_utils.load_image(path)
 
+  def _png(self, img, **save_args):
+    buf = io.BytesIO()
+    img.save(buf, format='PNG', **save_args)
+    return self._write('odd.png', buf.getvalue())
+
+  def test_16_bit_grey_png_keeps_the_high_byte(self):
+    values = np.array([[0, 255, 256, 1000], [32768, 65535, 257, 511]],
+                      np.uint16)
+    path = self._png(Image.fromarray(values))
+    with Image.open(path) as img:
+      self.assertIn(img.mode, ('I;16', 'I'))  # Pillow's name of 16-bit grey.
+    _, image_format, rgb = convert_utils.load_image(path)
+    self.assertEqual(image_format, 'png')
+    expected = (values >> 8).astype(np.uint8)
+    self.assertAllEqual(rgb, np.stack([expected] * 3, -1))
+    # As TensorFlow's own decoder reads the file at 8 bits.
+    with open(path, 'rb') as f:
+      self.assertAllEqual(
+          tf.io.decode_png(f.read(), channels=3, dtype=tf.uint8), rgb)
+
+  def test_odd_modes_keep_their_colours_and_drop_alpha(self):
+    grey = np.array([[0, 80], [160, 255]], np.uint8)
+    alpha = np.array([[0, 255], [128, 7]], np.uint8)
+    colour = np.stack([grey, 255 - grey, grey // 2], -1)
+    la = Image.merge('LA', [Image.fromarray(grey), Image.fromarray(alpha)])
+    self.assertAllEqual(convert_utils.load_image(self._png(la))[2],
+                        np.stack([grey] * 3, -1))
+    rgba = Image.fromarray(np.concatenate([colour, alpha[..., None]], -1),
+                           mode='RGBA')
+    self.assertAllEqual(convert_utils.load_image(self._png(rgba))[2], colour)
+    palette = Image.fromarray(np.array([[0, 1], [2, 3]], np.uint8), mode='P')
+    palette.putpalette([10, 20, 30, 200, 100, 50, 0, 0, 0, 255, 255, 255])
+    rgb = convert_utils.load_image(self._png(palette, transparency=1))[2]
+    self.assertAllEqual(rgb[0, 1], [200, 100, 50])  # The transparent entry.
+    self.assertAllEqual(rgb[1, 1], [255, 255, 255])
+    bits = Image.fromarray(grey > 100)
+    self.assertAllEqual(convert_utils.load_image(self._png(bits))[2],
+                        np.stack([np.where(grey > 100, 255, 0)] * 3, -1))
+
+  @parameterized.parameters(
+      ('F', np.array([[0.5, 300.0]], np.float32)),
+      ('I', np.array([[0, 70000]], np.int32)),
+      ('I', np.array([[-1, 5]], np.int32)))
+  def test_images_without_an_8_bit_reading_are_refused(self, mode, values):
+    path = os.path.join(self.dir, 'odd.tif')
+    Image.fromarray(values, mode=mode).save(path)
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                'odd.tif.*mode %s' % mode):
+      convert_utils.load_image(path)
+
 
 if __name__ == '__main__':
   tf.test.main()
