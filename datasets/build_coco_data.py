@@ -203,12 +203,14 @@ def _define_flags() -> types.SimpleNamespace:
       coco_root=flags.DEFINE_string(
           'coco_root', None, 'Folder with annotations/ and {train,val}2017/.'),
       output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
-      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
+                                      lower_bound=1),
       splits=flags.DEFINE_string('splits', '',
                                  'Comma-separated subset of train,val.'),
       max_images=flags.DEFINE_integer(
           'max_images', None,
-          'Convert only this many images per split (testing).'))
+          'Convert only this many images per split (testing).',
+          lower_bound=1))
   flags.mark_flags_as_required(['coco_root', 'output_dir'])
   return args
 

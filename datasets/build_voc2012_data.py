@@ -216,7 +216,8 @@ def _define_flags() -> types.SimpleNamespace:
       sbd_root=flags.DEFINE_string(
           'sbd_root', None, 'Optional SBD benchmark_RELEASE/dataset folder.'),
       output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
-      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
+                                      lower_bound=1),
       splits=flags.DEFINE_string(
           'splits', '', 'Comma-separated subset of train,val,train_aug; '
           'default all available.'),

@@ -41,13 +41,19 @@ def _define_flags() -> types.SimpleNamespace:
           'id_list', None,
           'Read the ids from this list instead of the records.'),
       num_labeled=flags.DEFINE_integer('num_labeled', None,
-                                       'Number of labeled images.'),
+                                       'Number of labeled images.',
+                                       lower_bound=0),
       fraction=flags.DEFINE_float(
-          'fraction', None, 'Share of labeled images (instead of a number).'),
+          'fraction', None,
+          'Share of labeled images, in (0, 1] (instead of a number).'),
       seed=flags.DEFINE_integer('seed', 0, 'Random seed of the draw.'),
       output_dir=flags.DEFINE_string('output_dir', None,
                                      'Where the two lists are written.'))
   flags.mark_flags_as_required(['output_dir'])
+  flags.mark_flags_as_mutual_exclusive(['num_labeled', 'fraction'],
+                                       required=True)
+  flags.register_validator('fraction', lambda v: v is None or 0.0 < v <= 1.0,
+                           message='--fraction must be in (0, 1]')
   return args
 
 

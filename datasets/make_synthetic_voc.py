@@ -47,12 +47,14 @@ def _define_flags() -> types.SimpleNamespace:
           'output_root', None, 'Directory that receives VOCdevkit/VOC2012/.'),
       num_train=flags.DEFINE_integer(
           'num_train', synthetic.DEFAULT_NUM_TRAIN,
-          'Images in the train split.'),
+          'Images in the train split.', lower_bound=1),
       num_val=flags.DEFINE_integer(
-          'num_val', synthetic.DEFAULT_NUM_VAL, 'Images in the val split.'),
+          'num_val', synthetic.DEFAULT_NUM_VAL, 'Images in the val split.',
+          lower_bound=1),
       image_size=flags.DEFINE_integer(
           'image_size', synthetic.DEFAULT_IMAGE_SIZE,
-          'Side of the square images (px).'),
+          'Side of the square images (px).',
+          lower_bound=synthetic.MIN_IMAGE_SIZE),
       seed=flags.DEFINE_integer('seed', 0,
                                 'Base seed; same seed, same bytes.'),
       texture_set=flags.DEFINE_enum(
@@ -61,13 +63,16 @@ def _define_flags() -> types.SimpleNamespace:
           'families, for pretraining a backbone (scripts/pretrain_source.sh).'),
       class_hue_prob=flags.DEFINE_float(
           'class_hue_prob', synthetic.DEFAULT_CUES.hue_prob,
-          "Probability that an object takes its class's hue (else any hue)."),
+          "Probability that an object takes its class's hue (else any hue).",
+          lower_bound=0.0, upper_bound=1.0),
       class_hue_spread=flags.DEFINE_float(
           'class_hue_spread', synthetic.DEFAULT_CUES.hue_spread,
-          "Half-width of the hue range around a class's hue."),
+          "Half-width of the hue range around a class's hue.",
+          lower_bound=0.0, upper_bound=0.5),
       class_shape_prob=flags.DEFINE_float(
           'class_shape_prob', synthetic.DEFAULT_CUES.shape_prob,
-          "Probability that an object takes its class's outline."))
+          "Probability that an object takes its class's outline.",
+          lower_bound=0.0, upper_bound=1.0))
   flags.mark_flag_as_required('output_root')
   return args
 

@@ -114,6 +114,10 @@ class ConvertFolderTest(tf.test.TestCase, parameterized.TestCase):
         folder.make_descriptor('x', 2, ['bg', 'fg']).class_names, ('bg', 'fg'))
     with self.assertRaisesRegex(convert_utils.ConversionError, '3 class names'):
       folder.make_descriptor('x', 5, ['a', 'b', 'c'])
+    for bad in (1, 256, 300):
+      with self.assertRaisesRegex(convert_utils.ConversionError,
+                                  r'num_classes must be in \[2, 255\]'):
+        folder.make_descriptor('x', bad)
 
   def _out_of_range(self):
     path = os.path.join(self.mask_dir, 'im2.png')
