@@ -28,7 +28,6 @@ import time
 import types
 from typing import Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -63,18 +62,27 @@ def _define_flags() -> types.SimpleNamespace:
           'families, for pretraining a backbone (scripts/pretrain_source.sh).'),
       class_hue_prob=flags.DEFINE_float(
           'class_hue_prob', synthetic.DEFAULT_CUES.hue_prob,
-          "Probability that an object takes its class's hue (else any hue).",
-          lower_bound=0.0, upper_bound=1.0),
+          "Probability that an object takes its class's hue (else any hue)."),
       class_hue_spread=flags.DEFINE_float(
           'class_hue_spread', synthetic.DEFAULT_CUES.hue_spread,
-          "Half-width of the hue range around a class's hue.",
-          lower_bound=0.0, upper_bound=0.5),
+          "Half-width of the hue range around a class's hue."),
       class_shape_prob=flags.DEFINE_float(
           'class_shape_prob', synthetic.DEFAULT_CUES.shape_prob,
-          "Probability that an object takes its class's outline.",
-          lower_bound=0.0, upper_bound=1.0))
+          "Probability that an object takes its class's outline."))
   flags.mark_flag_as_required('output_root')
+  flags.register_multi_flags_validator(
+      ['class_hue_prob', 'class_hue_spread', 'class_shape_prob'], _check_cues)
   return args
+
+
+def _check_cues(values):
+  """Flag validator: the class-cue flags make a valid `synthetic.ClassCues`."""
+  try:
+    synthetic.ClassCues(values['class_hue_prob'], values['class_hue_spread'],
+                        values['class_shape_prob'])
+  except ValueError as e:
+    raise flags.ValidationError(str(e)) from e
+  return True
 
 
 def main(argv: Sequence[str], args: types.SimpleNamespace):
@@ -83,18 +91,12 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
   Args:
     argv: command line left after flag parsing (unused).
     args: the flag holders from `_define_flags()`.
-
-  Raises:
-    app.UsageError: invalid class-cue flags.
   """
   del argv
   start = time.time()
-  try:
-    cues = synthetic.ClassCues(args.class_hue_prob.value,
-                               args.class_hue_spread.value,
-                               args.class_shape_prob.value)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from e
+  cues = synthetic.ClassCues(args.class_hue_prob.value,
+                             args.class_hue_spread.value,
+                             args.class_shape_prob.value)
   voc_root, descriptor = synthetic.generate_voc_layout(
       args.output_root.value, num_train=args.num_train.value,
       num_val=args.num_val.value, image_size=args.image_size.value,

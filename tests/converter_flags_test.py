@@ -22,7 +22,8 @@ _CASES = [
     (_SPLITS, dict(num_labeled=3, fraction=0.5), 'num_labeled', 'fraction'),
     (_SYNTHETIC, dict(num_train=0), '--num_train=0', 'positive'),
     (_SYNTHETIC, dict(image_size=8), '--image_size=8', '32'),
-    (_SYNTHETIC, dict(class_hue_prob=2.0), '--class_hue_prob=2.0', '1'),
+    # Checked by synthetic.ClassCues, before anything is written.
+    (_SYNTHETIC, dict(class_hue_prob=2.0), 'hue_prob', '[0, 1]'),
 ]
 
 _INPUTS = {
