@@ -21,6 +21,7 @@ import tensorflow as tf
 from datasets import descriptors
 from datasets import jpeg_check
 from datasets import record_format
+from datasets import splits
 
 # PIL modes whose pixel values are class ids (palette indices or grey levels).
 _INDEX_MODES = ('P', 'L', '1', 'I', 'I;16', 'I;16B', 'I;16L')
@@ -207,7 +208,16 @@ def make_segmentation_example(image_id, image_path, mask, num_classes,
 
   Returns:
     A `tf.train.Example` in `record_format`'s layout.
+
+  Raises:
+    ConversionError: bad image or mask, or an id that an id list cannot hold
+      (see `splits.id_problem`).
   """
+  problem = splits.id_problem(image_id)
+  if problem:
+    raise ConversionError(
+        'Image %s: its id %r cannot be written to an id list (%s); rename the '
+        'file.' % (image_path, image_id, problem))
   encoded, image_format, rgb = load_image(image_path)
   height, width = rgb.shape[:2]
   label_data = class_labels = None

@@ -38,6 +38,60 @@ class SplitsTest(tf.test.TestCase):
     self.assertEqual(splits.parse_id_line('img.v2'), 'img.v2')
     self.assertEqual(splits.parse_id_line('a/b/c.JPG'), 'c')
 
+  def test_a_line_is_one_id_unless_it_is_a_path_pair(self):
+    self.assertEqual(splits.parse_id_line('  a b \u00fc \n'), 'a b \u00fc')
+    self.assertEqual(splits.parse_id_line('a\tb'), 'a\tb')
+    self.assertEqual(splits.parse_id_line('a b.png'), 'a b.png')
+    self.assertEqual(splits.parse_id_line('x.jpg y.png z.png'),
+                     'x.jpg y.png z.png')
+    self.assertEqual(splits.parse_id_line('img/x.jpg mask/x.png'), 'x')
+    self.assertEqual(splits.parse_id_line('x.JPEG y.png'), 'x')
+    self.assertEqual(splits.parse_id_line('x.jpg notes'), 'x.jpg notes')
+
+  def test_id_problem(self):
+    for good in ('a b \u00fc', 'a', '2007_000032', 'img.v2', 'a\tb', 'a b.png'):
+      self.assertIsNone(splits.id_problem(good), good)
+    for bad in ('', ' a', 'a ', 'a\nb', 'a\rb', '#a', 'x.jpg', 'd/x',
+                'x.jpg y.png', '\u00a0a'):
+      self.assertIsNotNone(splits.id_problem(bad), repr(bad))
+    with self.assertRaisesRegex(ValueError, "' a'.*out.txt.*whitespace"):
+      splits.write_id_list(os.path.join(self.dir, 'out.txt'), ['b', ' a'])
+    self.assertFalse(os.path.exists(os.path.join(self.dir, 'out.txt')))
+
+  def test_ids_with_spaces_and_non_ascii_round_trip(self):
+    ids = ['a b \u00fc', 'a b', 'a', '\u65e5\u672c \u8a9e', 'x.y', 'tab\tin',
+           'a b.png']
+    path = os.path.join(self.dir, 'ids.txt')
+    splits.write_id_list(path, ids)
+    self.assertEqual(splits.read_id_list(path), ids)
+    with open(path, 'rb') as f:
+      self.assertEqual(f.read().decode('utf-8'), ''.join(i + '\n' for i in ids))
+
+  def test_lists_are_utf8_whatever_the_locale(self):
+    source = ('import sys; from datasets import splits; '
+              'splits.write_id_list(sys.argv[1], ["\\u00fc b"]); '
+              'print(ascii(splits.read_id_list(sys.argv[1])))')
+    path = os.path.join(self.dir, 'c_locale.txt')
+    env = dict(os.environ, LC_ALL='C', LANG='C', PYTHONUTF8='0',
+               PYTHONCOERCECLOCALE='0', TF_CPP_MIN_LOG_LEVEL='2',
+               PYTHONPATH=_REPO)
+    proc = subprocess.run([sys.executable, '-c', source, path], cwd=_REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    self.assertIn(ascii(['\u00fc b']), proc.stdout)
+    with open(path, 'rb') as f:
+      self.assertEqual(f.read(), '\u00fc b\n'.encode('utf-8'))
+
+  def test_a_non_utf8_byte_names_the_file_and_line(self):
+    path = os.path.join(self.dir, 'latin1.txt')
+    with open(path, 'wb') as f:
+      f.write(b'ok\nna\xefve\n')
+    with self.assertRaisesRegex(ValueError, 'latin1.txt.*line 2.*UTF-8'):
+      splits.read_id_list(path)
+    with open(path, 'wb') as f:  # A byte-order mark is not part of the id.
+      f.write(b'\xef\xbb\xbfok\n')
+    self.assertEqual(splits.read_id_list(path), ['ok'])
+
   def test_errors(self):
     with self.assertRaisesRegex(FileNotFoundError, 'nope.txt'):
       splits.read_id_list(os.path.join(self.dir, 'nope.txt'))
