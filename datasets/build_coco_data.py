@@ -214,6 +214,7 @@ def convert_coco(coco_root: str,
   Raises:
     ConversionError: missing or malformed input (nothing is written then).
   """
+  convert_utils.require_output_dir(output_dir)
   descriptor = descriptor or descriptors.get_descriptor('coco')
   convert_utils.require_dir(coco_root, 'COCO root')
   splits = tuple(splits or COCO_SPLITS)

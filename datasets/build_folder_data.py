@@ -134,6 +134,7 @@ def convert_folder(image_dir: str,
   Raises:
     ConversionError: missing or malformed input (nothing is written then).
   """
+  convert_utils.require_output_dir(output_dir)
   pairs, unlabeled = pair_files(image_dir, mask_dir)
   if unlabeled and not allow_unlabeled:
     raise ConversionError(

@@ -52,6 +52,34 @@ def require_file(path, what):
     raise ConversionError('%s not found: %s' % (what, path))
 
 
+def require_output_dir(path, what='Output directory'):
+  """Raises `ConversionError` unless records can be written to `path`.
+
+  Run before any input is read, so that a typo in the output path costs no
+  conversion time. Creates nothing that stays: the check creates a hidden probe
+  (in `path`, or in its nearest existing parent when `path` does not exist yet)
+  and removes it, since permission bits alone do not tell (root, read-only
+  mounts).
+
+  Args:
+    path: the output directory (need not exist).
+    what: what the directory is, for the message.
+  """
+  if not path:
+    raise ConversionError('%s not given.' % what)
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ConversionError('%s %s: %s is not a directory.' %
+                          (what, path, existing))
+  try:
+    os.rmdir(tempfile.mkdtemp(prefix='.probe-', dir=existing))
+  except OSError as e:
+    raise ConversionError('%s %s: cannot write in %s (%s).' %
+                          (what, path, existing, e.strerror or e)) from e
+
+
 def encode_png(array):
   """Encodes a uint8 array as PNG bytes.
 

@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from datasets import convert_utils
 from datasets import splits as splits_lib
 from launch import app as launch_app
 
@@ -68,6 +69,7 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
     app.UsageError: neither --record_dir nor --id_list given.
   """
   del argv
+  convert_utils.require_output_dir(args.output_dir.value)
   if args.id_list.value:
     ids = splits_lib.read_id_list(args.id_list.value)
   elif args.record_dir.value:

@@ -220,6 +220,13 @@ class ConvertCocoTest(tf.test.TestCase, parameterized.TestCase):
       coco.convert_coco(self.root, self.out)
     self.assertFalse(os.path.exists(self.out))
 
+  def test_an_output_path_that_is_a_file_is_named_first(self):
+    with open(self.out, 'w') as f:
+      f.write('not a dir')
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*not a directory' % self.out):
+      coco.convert_coco(self.root + '_missing', self.out)
+
 
 if __name__ == '__main__':
   tf.test.main()

@@ -149,6 +149,14 @@ class ConvertFolderTest(tf.test.TestCase, parameterized.TestCase):
     self.assertIn('id list', str(ctx.exception))
     self.assertEqual(snapshot_dir(self.out), before)
 
+  def test_an_output_path_that_is_a_file_is_named_first(self):
+    with open(self.out, 'w') as f:
+      f.write('not a dir')
+    self.image_dir += '_missing'  # Not looked at: the output is checked first.
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*not a directory' % self.out):
+      self._convert()
+
   def test_make_descriptor(self):
     self.assertEqual(folder.make_descriptor('x', 3).class_names,
                      ('background', 'class_1', 'class_2'))

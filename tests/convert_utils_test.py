@@ -125,5 +125,44 @@ class LoadImageTest(tf.test.TestCase, parameterized.TestCase):
       convert_utils.load_image(path)
 
 
+class OutputDirTest(tf.test.TestCase, parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.file = os.path.join(self.dir, 'a_file')
+    with open(self.file, 'w') as f:
+      f.write('x')
+
+  def test_a_new_or_existing_dir_is_fine_and_left_as_it_was(self):
+    convert_utils.require_output_dir(self.dir)
+    convert_utils.require_output_dir(os.path.join(self.dir, 'new', 'deeper'))
+    self.assertEqual(os.listdir(self.dir), ['a_file'])
+
+  @parameterized.parameters('', 'sub')
+  def test_a_file_is_named(self, sub):
+    path = os.path.join(self.file, sub) if sub else self.file
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*not a directory' % self.file):
+      convert_utils.require_output_dir(path)
+
+  def test_an_unwritable_place_is_named(self):
+    path = '/sys/pseudoseg_no_such_output'  # Refused even to root.
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*cannot write' % path):
+      convert_utils.require_output_dir(path)
+
+  def test_an_unwritable_dir_is_named(self):
+    locked = os.path.join(self.dir, 'locked')
+    os.makedirs(locked)
+    os.chmod(locked, 0o500)
+    self.addCleanup(os.chmod, locked, 0o700)
+    if os.access(locked, os.W_OK):
+      self.skipTest('permissions do not bind this user (root)')
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*cannot write' % locked):
+      convert_utils.require_output_dir(os.path.join(locked, 'out'))
+
+
 if __name__ == '__main__':
   tf.test.main()

@@ -158,6 +158,18 @@ class SplitsTest(tf.test.TestCase):
     self.assertEqual((labeled, unlabeled),
                      splits.partition(names, num_labeled=3, seed=2))
 
+  def test_create_splits_names_an_output_path_that_is_a_file(self):
+    out = self._write('a_file', 'x')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    proc = subprocess.run(
+        [sys.executable, 'datasets/create_splits.py',
+         '--record_dir=' + os.path.join(self.dir, 'missing'), '--num_labeled=3',
+         '--output_dir=' + out],
+        cwd=_REPO, env=env, capture_output=True, text=True, timeout=120)
+    self.assertEqual(proc.returncode, 1, proc.stderr[-2000:])
+    self.assertRegex(proc.stderr, 'FATAL .*%s.*not a directory' % out)
+    self.assertNotIn('Traceback', proc.stderr)
+
 
 if __name__ == '__main__':
   tf.test.main()
