@@ -23,14 +23,13 @@ from typing import List
 
 import tensorflow as tf
 
+from datasets import record_format
+
 JPEG_MAGIC = b'\xff\xd8\xff'
 
 # TensorFlow's C++ log lines ("2024-01-01 12:00:00.0: I tensorflow/...",
 # "I0101 12:00:00.0 ..."): not the decoder's.
 _TF_LOG_LINE = re.compile(r'^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d|[IWEF]\d{4} )')
-
-# What TensorFlow wraps around an op's message: '{{function_node ...}}', '[Op:...]'.
-_OP_NOISE = re.compile(r'\{\{[^}]*\}\}|\[Op:[^\]]*\]')
 
 _FD2_LOCK = threading.Lock()
 
@@ -69,7 +68,7 @@ def problems(data: bytes) -> List[str]:
     try:
       tf.io.decode_jpeg(data, channels=3)
     except tf.errors.OpError as e:
-      error = _OP_NOISE.sub('', e.message or str(e)).strip().splitlines()[0]
+      error = record_format.op_error_text(e)
     finally:
       os.dup2(saved, 2)
       os.close(saved)

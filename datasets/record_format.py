@@ -26,6 +26,7 @@ Shards are named `SPLIT-%05d-of-%05d.tfrecord`.
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -62,6 +63,13 @@ def list_shards(record_dir, split):
         'No TFRecord shards for split %r in %s (expected %s).' %
         (split, record_dir, split_file_pattern(record_dir, split)))
   return files
+
+
+def op_error_text(error):
+  """The first line of a TF op error's message, without TF's op wrapping."""
+  text = re.sub(r'\{\{[^}]*\}\}|\[Op:[^\]]*\]', '', error.message or str(error))
+  lines = text.strip().splitlines()
+  return lines[0].strip() if lines else type(error).__name__
 
 
 def _bytes(values):

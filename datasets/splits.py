@@ -167,19 +167,84 @@ def partition(ids: Sequence[str],
   return labeled, unlabeled
 
 
-def ids_from_records(record_dir: str, split: str) -> List[str]:
-  """Returns the `image/filename` of every record of a split, in shard order."""
-  spec = {record_format.IMAGE_FILENAME: tf.io.FixedLenFeature(
-      (), tf.string, default_value='')}
-  ids = []
+def partition_masked(ids: Sequence[str],
+                     has_mask: Sequence[bool],
+                     num_labeled: Optional[int] = None,
+                     fraction: Optional[float] = None,
+                     seed: int = 0) -> Tuple[List[str], List[str]]:
+  """Like `partition`, but only ids with a mask can be drawn as labeled.
+
+  A labeled image is trained on its mask, so an image-only record must never be
+  drawn; every mask-less id goes to the unlabeled subset. `fraction` is a share
+  of all the ids. With every id masked this is exactly `partition`.
+
+  Args:
+    ids: distinct image ids.
+    has_mask: for each id, whether its record holds a mask.
+    num_labeled: number of labeled ids.
+    fraction: share of labeled ids, in [0, 1].
+    seed: random seed.
+
+  Returns:
+    (labeled, unlabeled), each sorted.
+
+  Raises:
+    ValueError: more labeled ids asked for than ids with a mask.
+  """
+  if len(has_mask) != len(ids):
+    raise ValueError('partition_masked: %d ids but %d mask flags.' %
+                     (len(ids), len(has_mask)))
+  masked = [i for i, m in zip(ids, has_mask) if m]
+  maskless = [i for i, m in zip(ids, has_mask) if not m]
+  if fraction is not None and num_labeled is None:
+    num_labeled = len(partition(ids, fraction=fraction, seed=seed)[0])
+    fraction = None
+  if num_labeled is not None and num_labeled > len(masked):
+    raise ValueError('%d labeled images asked for, but only %d of the %d '
+                     'images have a mask.' % (num_labeled, len(masked),
+                                              len(ids)))
+  labeled, unlabeled = partition(masked, num_labeled=num_labeled,
+                                 fraction=fraction, seed=seed)
+  return labeled, sorted(unlabeled + maskless)
+
+
+def records_ids_and_masks(record_dir: str,
+                          split: str) -> Tuple[List[str], List[bool]]:
+  """Returns the `image/filename` of every record of a split, in shard order,
+  and whether each record holds a mask.
+
+  Raises:
+    FileNotFoundError: the split has no shard.
+    ValueError: a damaged shard (named), or a record without image/filename.
+  """
+  spec = {
+      record_format.IMAGE_FILENAME: tf.io.FixedLenFeature(
+          (), tf.string, default_value=''),
+      record_format.LABEL_ENCODED: tf.io.FixedLenFeature(
+          (), tf.string, default_value=''),
+  }
+  ids, has_mask = [], []
   for path in record_format.list_shards(record_dir, split):
-    for serialized in tf.data.TFRecordDataset(path):
-      parsed = tf.io.parse_single_example(serialized, spec)
-      ids.append(parsed[record_format.IMAGE_FILENAME].numpy().decode('utf-8'))
+    try:
+      for serialized in tf.data.TFRecordDataset(path):
+        parsed = tf.io.parse_single_example(serialized, spec)
+        ids.append(
+            parsed[record_format.IMAGE_FILENAME].numpy().decode('utf-8'))
+        has_mask.append(
+            bool(parsed[record_format.LABEL_ENCODED].numpy()))
+    except tf.errors.OpError as e:
+      raise ValueError('Cannot read shard %s: %s (a damaged or truncated '
+                       'file; rerun the converter).' %
+                       (path, record_format.op_error_text(e))) from e
   if any(not i for i in ids):
     raise ValueError('Split %r in %s has records without image/filename.' %
                      (split, record_dir))
-  return ids
+  return ids, has_mask
+
+
+def ids_from_records(record_dir: str, split: str) -> List[str]:
+  """Returns the `image/filename` of every record of a split, in shard order."""
+  return records_ids_and_masks(record_dir, split)[0]
 
 
 def subset_filenames(num_labeled: int, seed: int) -> Tuple[str, str]:

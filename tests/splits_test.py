@@ -128,12 +128,47 @@ class SplitsTest(tf.test.TestCase):
     with self.assertRaises(ValueError):
       splits.partition(ids + ['id00'], num_labeled=2)
 
-  def _records(self, names):
+  def _records(self, names, unmasked=()):
+    """A 'train' split of `names`: those in `unmasked` without a mask."""
     record_dir = os.path.join(self.dir, 'records')
     with record_format.ShardedWriter(record_dir, 'train', 2) as writer:
       for name in names:
-        writer.write(record_format.make_example(b'x', name, 1, 1))
+        writer.write(record_format.make_example(
+            b'x', name, 1, 1,
+            label_data=None if name in unmasked else b'png'))
     return record_dir
+
+  def test_a_truncated_shard_is_named(self):
+    record_dir = self._records(['r%d' % i for i in range(6)])
+    shard = record_format.list_shards(record_dir, 'train')[1]
+    with open(shard, 'rb') as f:
+      data = f.read()
+    with open(shard, 'wb') as f:
+      f.write(data[:len(data) - 7])
+    with self.assertRaisesRegex(ValueError, '%s.*truncated' % shard):
+      splits.ids_from_records(record_dir, 'train')
+
+  def test_only_masked_ids_are_drawn_as_labeled(self):
+    ids = ['r%d' % i for i in range(10)]
+    has_mask = [i % 3 != 0 for i in range(10)]  # r0, r3, r6, r9 have none.
+    masked = [i for i, m in zip(ids, has_mask) if m]
+    for seed in range(5):
+      labeled, unlabeled = splits.partition_masked(ids, has_mask,
+                                                   num_labeled=6, seed=seed)
+      self.assertCountEqual(labeled, masked)
+      self.assertEqual(unlabeled, ['r0', 'r3', 'r6', 'r9'])
+      labeled, unlabeled = splits.partition_masked(ids, has_mask,
+                                                   fraction=0.3, seed=seed)
+      self.assertLen(labeled, 3)
+      self.assertContainsSubset(labeled, masked)
+      self.assertCountEqual(labeled + unlabeled, ids)
+      self.assertEqual(unlabeled, sorted(unlabeled))
+    with self.assertRaisesRegex(ValueError, '7 labeled.*6 of the 10.*mask'):
+      splits.partition_masked(ids, has_mask, num_labeled=7)
+    # All masked: the same draw as `partition`.
+    self.assertEqual(splits.partition_masked(ids, [True] * 10, num_labeled=4,
+                                             seed=1),
+                     splits.partition(ids, num_labeled=4, seed=1))
 
   def test_ids_from_records(self):
     names = ['r%d' % i for i in range(5)]
@@ -157,6 +192,23 @@ class SplitsTest(tf.test.TestCase):
     unlabeled = splits.read_id_list(os.path.join(out, 'unlabeled_3_seed2.txt'))
     self.assertEqual((labeled, unlabeled),
                      splits.partition(names, num_labeled=3, seed=2))
+
+  def test_create_splits_script_keeps_maskless_ids_unlabeled(self):
+    names = ['r%d' % i for i in range(10)]
+    record_dir = self._records(names, unmasked=('r1', 'r2', 'r5'))
+    out = os.path.join(self.dir, 'lists')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    proc = subprocess.run(
+        [sys.executable, 'datasets/create_splits.py',
+         '--record_dir=' + record_dir, '--num_labeled=7', '--output_dir=' + out],
+        cwd=_REPO, env=env, capture_output=True, text=True, timeout=120)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    self.assertIn('3 of the 10 records of split train have no mask',
+                  proc.stderr)
+    labeled = splits.read_id_list(os.path.join(out, 'labeled_7_seed0.txt'))
+    unlabeled = splits.read_id_list(os.path.join(out, 'unlabeled_7_seed0.txt'))
+    self.assertCountEqual(labeled, set(names) - {'r1', 'r2', 'r5'})
+    self.assertEqual(unlabeled, ['r1', 'r2', 'r5'])
 
   def test_create_splits_names_an_output_path_that_is_a_file(self):
     out = self._write('a_file', 'x')
