@@ -4,7 +4,10 @@ Every converter validates its inputs the same way and writes its splits through
 `write_splits`, which stages all shards in a hidden folder of the output directory
 and moves them into place only after every split was written. So a bad input file
 raises `ConversionError` naming the file and leaves the output directory exactly as
-it was: no new shards, no temporary files, old shards untouched.
+it was: no new shards, no temporary files, old shards untouched. The move itself
+is journaled (`shard_swap`): a conversion killed at any point leaves the old
+splits or the new ones, and the next conversion into the directory finishes an
+interrupted swap and removes the leftovers, saying so in the log.
 """
 
 import io
@@ -21,6 +24,7 @@ import tensorflow as tf
 from datasets import descriptors
 from datasets import jpeg_check
 from datasets import record_format
+from datasets import shard_swap
 from datasets import splits
 
 # PIL modes whose pixel values are class ids (palette indices or grey levels).
@@ -284,9 +288,11 @@ def write_splits(output_dir: str,
                  log_every: int = 500) -> Dict[str, int]:
   """Writes several splits all-or-nothing, then `dataset_info.json`.
 
-  Each split gets `min(num_shards, len(items))` shards. Shards are first written
-  to a hidden staging folder inside `output_dir`; only when every split is
-  complete do they replace the old shards of the same splits. Splits of an earlier
+  Each split gets `min(num_shards, len(items))` shards. What an interrupted
+  conversion left in `output_dir` is first cleaned up (`shard_swap.recover`).
+  Shards are then written to a hidden staging folder inside `output_dir`; only
+  when every split is complete do they replace the old shards of the same splits,
+  together with `dataset_info.json`, in one crash-safe swap. Splits of an earlier
   conversion that are not rewritten keep their shards and their size in
   `dataset_info.json` (when the class list is unchanged).
 
@@ -312,7 +318,8 @@ def write_splits(output_dir: str,
                             (split, output_dir))
   created_dir = not os.path.isdir(output_dir)
   os.makedirs(output_dir, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix='.staging-', dir=output_dir)
+  shard_swap.recover(output_dir)
+  staging = tempfile.mkdtemp(prefix=shard_swap.STAGING_PREFIX, dir=output_dir)
   sizes = {}
   try:
     for split, items in split_items.items():
@@ -335,18 +342,22 @@ def write_splits(output_dir: str,
     if created_dir and not os.listdir(output_dir):
       os.rmdir(output_dir)
     raise
-  try:
-    for split in sizes:
-      for old in tf.io.gfile.glob(
-          record_format.split_file_pattern(output_dir, split)):
-        tf.io.gfile.remove(old)
-      for new in tf.io.gfile.glob(
-          record_format.split_file_pattern(staging, split)):
-        os.replace(new, os.path.join(output_dir, os.path.basename(new)))
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
   info = descriptor.with_split_sizes(_merge_sizes(output_dir, descriptor, sizes))
-  descriptors.write_info(output_dir, info)
+  new_files, old_names = {}, []
+  for split in sizes:
+    old_names += [os.path.basename(p) for p in tf.io.gfile.glob(
+        record_format.split_file_pattern(output_dir, split))]
+    for new in tf.io.gfile.glob(record_format.split_file_pattern(staging,
+                                                                 split)):
+      new_files[new] = os.path.basename(new)
+  try:
+    shard_swap.replace_files(output_dir, new_files, old_names, list(sizes),
+                             texts={descriptors.INFO_FILENAME: info.to_json()})
+  except BaseException:
+    if shard_swap.pending_splits(output_dir) is None:
+      shutil.rmtree(staging, ignore_errors=True)
+    raise  # Else the journal needs the staged shards: the next run finishes.
+  shutil.rmtree(staging, ignore_errors=True)
   logging.info('Wrote %s to %s.', sizes, output_dir)
   return sizes
 

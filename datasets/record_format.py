@@ -31,6 +31,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from datasets import shard_swap
+
 IMAGE_ENCODED = 'image/encoded'
 IMAGE_FILENAME = 'image/filename'
 IMAGE_FORMAT = 'image/format'
@@ -56,7 +58,18 @@ def split_file_pattern(record_dir, split):
 
 
 def list_shards(record_dir, split):
-  """Returns the sorted shard paths of `split`; raises if there are none."""
+  """Returns the sorted shard paths of `split`.
+
+  Raises:
+    FileNotFoundError: the split has no shard.
+    ValueError: a conversion was killed while swapping the split's shards in.
+  """
+  pending = shard_swap.pending_splits(record_dir)
+  if pending is not None and split in pending:
+    raise ValueError(
+        'Split %r in %s is incomplete: a conversion was interrupted while '
+        'replacing its shards. Rerun the converter into %s (it finishes the '
+        'swap) before reading it.' % (split, record_dir, record_dir))
   files = sorted(tf.io.gfile.glob(split_file_pattern(record_dir, split)))
   if not files:
     raise FileNotFoundError(
@@ -182,9 +195,10 @@ def decode_example(serialized):
 class ShardedWriter(object):
   """Writes one split's shards atomically.
 
-  Records go to hidden temporary files; `close()` renames them into place only after
-  every record was written, so a failure (a bad image, a killed process) leaves any
-  existing shards of the split as they were and no half-written split behind.
+  Records go to hidden temporary files; leaving the `with` block swaps them in for
+  the split's old shards only after every record was written, crash-safe
+  (`shard_swap`): a failure (a bad image, a killed process) leaves the old shards
+  or the new ones, never half a split.
 
   Use as a context manager:
 
@@ -233,11 +247,10 @@ class ShardedWriter(object):
         raise ValueError('Split %r is empty: no record written to %s.' %
                          (self._split, self._output_dir))
       return False
-    for old in tf.io.gfile.glob(split_file_pattern(self._output_dir,
-                                                   self._split)):
-      tf.io.gfile.remove(old)
-    for i, p in enumerate(self._tmp_paths):
-      tf.io.gfile.rename(
-          p, shard_filename(self._output_dir, self._split, i, self._num_shards),
-          overwrite=True)
+    old = [os.path.basename(p) for p in tf.io.gfile.glob(
+        split_file_pattern(self._output_dir, self._split))]
+    new = {p: os.path.basename(shard_filename('', self._split, i,
+                                              self._num_shards))
+           for i, p in enumerate(self._tmp_paths)}
+    shard_swap.replace_files(self._output_dir, new, old, [self._split])
     return False
