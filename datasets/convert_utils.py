@@ -128,6 +128,17 @@ def _to_rgb(img, path):
   return np.asarray(img.convert('RGB'))
 
 
+def _verify_png(data):
+  """Checks every chunk's CRC of a PNG (Pillow's `load` does not).
+
+  A flipped byte in the compressed pixels can still inflate, to wrong pixels;
+  the CRC catches it. Raises what Pillow raises (SyntaxError, OSError).
+  """
+  if data[:8] == b'\x89PNG\r\n\x1a\n':
+    with Image.open(io.BytesIO(data)) as img:
+      img.verify()
+
+
 def load_image(path):
   """Reads and verifies an image file and picks the bytes to store.
 
@@ -156,6 +167,7 @@ def load_image(path):
       raise ConversionError('Cannot decode image %s: corrupt JPEG (%s)' %
                             (path, '; '.join(damage)))
   try:
+    _verify_png(data)
     with Image.open(io.BytesIO(data)) as img:
       img.load()  # Decodes every pixel: truncated or corrupt files fail here.
       fmt, mode = img.format, img.mode
@@ -175,7 +187,10 @@ def load_index_mask(path):
   """
   require_file(path, 'Mask')
   try:
-    with Image.open(path) as img:
+    with open(path, 'rb') as f:
+      data = f.read()
+    _verify_png(data)
+    with Image.open(io.BytesIO(data)) as img:
       img.load()
       mode = img.mode
       if mode not in _INDEX_MODES:

@@ -74,6 +74,24 @@ class LoadImageTest(tf.test.TestCase, parameterized.TestCase):
                                 'bad.jpg.*corrupt'):
       convert_utils.load_image(path)
 
+  def test_a_png_byte_flip_is_refused_or_harmless(self):
+    pixels = _photo(24, 32)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format='PNG')
+    data = buf.getvalue()
+    accepted = []
+    for offset in range(8, len(data)):
+      path = self._write('flip.png', data[:offset] +
+                         bytes([data[offset] ^ 0x10]) + data[offset + 1:])
+      try:
+        rgb = convert_utils.load_image(path)[2]
+      except convert_utils.ConversionError as e:
+        self.assertIn(path, str(e))
+        continue
+      accepted.append(offset)
+      self.assertAllEqual(rgb, pixels, 'flip at %d' % offset)
+    self.assertLessEqual(len(accepted), 8)  # IEND's length and CRC only.
+
   def _png(self, img, **save_args):
     buf = io.BytesIO()
     img.save(buf, format='PNG', **save_args)
