@@ -85,6 +85,31 @@ def op_error_text(error):
   return lines[0].strip() if lines else type(error).__name__
 
 
+def check_shard_framing(path):
+  """Raises `ValueError` naming `path` unless its records end where the file does.
+
+  A TFRecord is an 8-byte length, a 4-byte CRC of it, the data and a 4-byte CRC
+  of the data. TensorFlow's reader stops silently when a file ends inside the
+  first 12 bytes of a record, so a shard cut there would read as a shorter,
+  intact one; walking the length fields (no data is read) catches it.
+  """
+  size = tf.io.gfile.stat(path).length
+  offset = 0
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    while offset < size:
+      header = f.read(12)
+      if len(header) < 12:
+        break
+      offset += 16 + int.from_bytes(header[:8], 'little')
+      if offset > size:
+        break
+      f.seek(offset)
+  if offset != size:
+    raise ValueError('Shard %s is truncated or damaged: its last record does '
+                     'not end at the end of the file (%d bytes); rerun the '
+                     'converter.' % (path, size))
+
+
 def _bytes(values):
   return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 

@@ -225,6 +225,7 @@ def records_ids_and_masks(record_dir: str,
   }
   ids, has_mask = [], []
   for path in record_format.list_shards(record_dir, split):
+    record_format.check_shard_framing(path)
     try:
       for serialized in tf.data.TFRecordDataset(path):
         parsed = tf.io.parse_single_example(serialized, spec)

@@ -147,6 +147,11 @@ class SplitsTest(tf.test.TestCase):
       f.write(data[:len(data) - 7])
     with self.assertRaisesRegex(ValueError, '%s.*truncated' % shard):
       splits.ids_from_records(record_dir, 'train')
+    # Cut inside a record's 12-byte header: TF's reader would stop silently.
+    with open(shard, 'wb') as f:
+      f.write(data[:len(data) // 3 + 5])
+    with self.assertRaisesRegex(ValueError, '%s.*truncated' % shard):
+      splits.ids_from_records(record_dir, 'train')
 
   def test_only_masked_ids_are_drawn_as_labeled(self):
     ids = ['r%d' % i for i in range(10)]
