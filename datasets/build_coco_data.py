@@ -22,6 +22,10 @@ The semantic mask is built from the instance masks:
     non-crowd instance covers them (the precise outline is kept);
   * images without any annotation are kept, all background (COCO labels every
     thing instance, so that is their true label).
+
+The json must hold 'images', 'annotations' and 'categories' lists (a file without
+'annotations' is refused, not read as all background), and every entry the keys
+the converter reads; a missing one is named with the file and the entry's id.
 """
 
 if __name__ == '__main__':
@@ -33,6 +37,7 @@ import os
 import contextlib
 import functools
 import io
+import json
 import types
 from typing import Dict, Optional, Sequence
 
@@ -58,14 +63,67 @@ def image_dir(coco_root, split):
   return os.path.join(coco_root, '%s2017' % split)
 
 
+# Keys the converter reads, by section of the json; an entry lacking one is named.
+_REQUIRED_KEYS = {
+    'images': ('id', 'file_name', 'height', 'width'),
+    'annotations': ('id', 'image_id', 'category_id'),
+    'categories': ('id', 'name'),
+}
+
+
+def check_coco_json(data, source):
+  """Raises `ConversionError` unless `data` has every key the converter reads.
+
+  Args:
+    data: the parsed instances json.
+    source: its file name, for the message.
+  """
+  if not isinstance(data, dict):
+    raise ConversionError('%s: expected a json object with %s, got %s.' %
+                          (source, ', '.join(_REQUIRED_KEYS),
+                           type(data).__name__))
+  for section, keys in _REQUIRED_KEYS.items():
+    if section not in data:
+      raise ConversionError("%s has no '%s' key (a COCO instances file has "
+                            "'images', 'annotations' and 'categories'; an "
+                            "image without objects has no annotation)." %
+                            (source, section))
+    entries = data[section]
+    if not isinstance(entries, list):
+      raise ConversionError("%s: '%s' is a %s, not a list." %
+                            (source, section, type(entries).__name__))
+    what = section[:-1]
+    for n, entry in enumerate(entries, start=1):
+      where = "entry %d of '%s'" % (n, section)
+      if not isinstance(entry, dict):
+        raise ConversionError('%s: %s is not an object.' % (source, where))
+      if 'id' in entry:
+        where = '%s %s (%s)' % (what, entry['id'], where)
+      for key in keys:
+        if key not in entry:
+          raise ConversionError("%s: %s has no '%s'." % (source, where, key))
+
+
 def load_coco(path):
-  """Loads an instances json with pycocotools (its progress prints go to the log)."""
+  """Loads and checks an instances json, indexed by pycocotools.
+
+  pycocotools' progress prints go to the log.
+  """
   from pycocotools import coco as coco_lib
   convert_utils.require_file(path, 'COCO annotation file')
+  try:
+    with open(path, encoding='utf-8') as f:
+      data = json.load(f)
+  except (ValueError, UnicodeError) as e:
+    raise ConversionError('Cannot read COCO annotations %s: %s' %
+                          (path, e)) from e
+  check_coco_json(data, path)
   out = io.StringIO()
   try:
     with contextlib.redirect_stdout(out):
-      api = coco_lib.COCO(path)
+      api = coco_lib.COCO()
+      api.dataset = data
+      api.createIndex()
   except (ValueError, KeyError, TypeError, AssertionError) as e:
     raise ConversionError('Cannot read COCO annotations %s: %s' %
                           (path, e)) from e
@@ -156,6 +214,7 @@ def convert_coco(coco_root: str,
   Raises:
     ConversionError: missing or malformed input (nothing is written then).
   """
+  convert_utils.require_output_dir(output_dir)
   descriptor = descriptor or descriptors.get_descriptor('coco')
   convert_utils.require_dir(coco_root, 'COCO root')
   splits = tuple(splits or COCO_SPLITS)
@@ -170,9 +229,11 @@ def convert_coco(coco_root: str,
                               'COCO %s image folder' % split)
     apis[split] = load_coco(source)
     cat_maps[split] = category_to_class_id(
-        apis[split].dataset.get('categories', []), descriptor.class_names,
+        apis[split].dataset['categories'], descriptor.class_names,
         source)
     ids = sorted(apis[split].getImgIds())
+    if not ids:
+      raise ConversionError("%s lists no image ('images' is empty)." % source)
     if max_images is not None:
       ids = ids[:max_images]
     items[split] = ids
@@ -203,12 +264,14 @@ def _define_flags() -> types.SimpleNamespace:
       coco_root=flags.DEFINE_string(
           'coco_root', None, 'Folder with annotations/ and {train,val}2017/.'),
       output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
-      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
+                                      lower_bound=1),
       splits=flags.DEFINE_string('splits', '',
                                  'Comma-separated subset of train,val.'),
       max_images=flags.DEFINE_integer(
           'max_images', None,
-          'Convert only this many images per split (testing).'))
+          'Convert only this many images per split (testing).',
+          lower_bound=1))
   flags.mark_flags_as_required(['coco_root', 'output_dir'])
   return args
 

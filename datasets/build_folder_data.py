@@ -38,6 +38,8 @@ ConversionError = convert_utils.ConversionError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 MASK_EXTENSIONS = ('.png',)
+# Class ids 0 .. 254 fit a uint8 mask beside the ignore label 255.
+MAX_NUM_CLASSES = 255
 
 
 def _files_by_stem(directory, extensions, what):
@@ -83,9 +85,10 @@ def make_descriptor(dataset_name: str, num_classes: int,
                     class_names: Optional[Sequence[str]] = None
                     ) -> descriptors.DatasetDescriptor:
   """Builds a descriptor; `class_names` may include 'background' or omit it."""
-  if num_classes < 2:
-    raise ConversionError('num_classes must be >= 2 (background + one class), '
-                          'got %d.' % num_classes)
+  if not 2 <= num_classes <= MAX_NUM_CLASSES:
+    raise ConversionError('num_classes must be in [2, %d] (background + one '
+                          'class, at most ids 0 .. 254 beside the ignore label '
+                          '255), got %d.' % (MAX_NUM_CLASSES, num_classes))
   if not class_names:
     class_names = ['background'] + ['class_%d' % i
                                     for i in range(1, num_classes)]
@@ -131,6 +134,7 @@ def convert_folder(image_dir: str,
   Raises:
     ConversionError: missing or malformed input (nothing is written then).
   """
+  convert_utils.require_output_dir(output_dir)
   pairs, unlabeled = pair_files(image_dir, mask_dir)
   if unlabeled and not allow_unlabeled:
     raise ConversionError(
@@ -180,7 +184,9 @@ def _define_flags() -> types.SimpleNamespace:
       output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
       num_classes=flags.DEFINE_integer(
           'num_classes', None,
-          'Number of classes including background (id 0).'),
+          'Number of classes including background (id 0), in [2, %d]: masks '
+          'are 8-bit and 255 is the ignore label.' % MAX_NUM_CLASSES,
+          lower_bound=2, upper_bound=MAX_NUM_CLASSES),
       class_names=flags.DEFINE_list(
           'class_names', None,
           'Optional class names, with or without background.'),
@@ -191,12 +197,15 @@ def _define_flags() -> types.SimpleNamespace:
       val_fraction=flags.DEFINE_float(
           'val_fraction', 0.1, 'Share of images held out as split val.'),
       seed=flags.DEFINE_integer('seed', 0, 'Seed of the validation draw.'),
-      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
+                                      lower_bound=1),
       allow_unlabeled=flags.DEFINE_bool(
           'allow_unlabeled', False,
           'Keep images without a mask as image-only training records.'))
   flags.mark_flags_as_required(['image_dir', 'mask_dir', 'output_dir',
                                 'num_classes'])
+  flags.register_validator('val_fraction', lambda v: 0.0 <= v < 1.0,
+                           message='--val_fraction must be in [0, 1)')
   return args
 
 

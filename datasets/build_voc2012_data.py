@@ -177,6 +177,7 @@ def convert_voc(voc_root: str,
   Raises:
     ConversionError: missing or malformed input (nothing is written then).
   """
+  convert_utils.require_output_dir(output_dir)
   if descriptor is None:
     descriptor = resolve_descriptor(voc_root)
   split_ids = voc_split_ids(voc_root, sbd_root, splits)
@@ -216,7 +217,8 @@ def _define_flags() -> types.SimpleNamespace:
       sbd_root=flags.DEFINE_string(
           'sbd_root', None, 'Optional SBD benchmark_RELEASE/dataset folder.'),
       output_dir=flags.DEFINE_string('output_dir', None, 'Record directory.'),
-      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.'),
+      num_shards=flags.DEFINE_integer('num_shards', 4, 'Shards per split.',
+                                      lower_bound=1),
       splits=flags.DEFINE_string(
           'splits', '', 'Comma-separated subset of train,val,train_aug; '
           'default all available.'),
@@ -236,6 +238,7 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
     args: the flag holders from `_define_flags()`.
   """
   del argv
+  convert_utils.require_output_dir(args.output_dir.value)
   descriptor = resolve_descriptor(args.voc_root.value, args.dataset.value)
   convert_voc(args.voc_root.value, args.output_dir.value,
               sbd_root=args.sbd_root.value,

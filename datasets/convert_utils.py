@@ -4,7 +4,10 @@ Every converter validates its inputs the same way and writes its splits through
 `write_splits`, which stages all shards in a hidden folder of the output directory
 and moves them into place only after every split was written. So a bad input file
 raises `ConversionError` naming the file and leaves the output directory exactly as
-it was: no new shards, no temporary files, old shards untouched.
+it was: no new shards, no temporary files, old shards untouched. The move itself
+is journaled (`shard_swap`): a conversion killed at any point leaves the old
+splits or the new ones, and the next conversion into the directory finishes an
+interrupted swap and removes the leftovers, saying so in the log.
 """
 
 import io
@@ -19,7 +22,10 @@ from PIL import Image
 import tensorflow as tf
 
 from datasets import descriptors
+from datasets import jpeg_check
 from datasets import record_format
+from datasets import shard_swap
+from datasets import splits
 
 # PIL modes whose pixel values are class ids (palette indices or grey levels).
 _INDEX_MODES = ('P', 'L', '1', 'I', 'I;16', 'I;16B', 'I;16L')
@@ -50,6 +56,34 @@ def require_file(path, what):
     raise ConversionError('%s not found: %s' % (what, path))
 
 
+def require_output_dir(path, what='Output directory'):
+  """Raises `ConversionError` unless records can be written to `path`.
+
+  Run before any input is read, so that a typo in the output path costs no
+  conversion time. Creates nothing that stays: the check creates a hidden probe
+  (in `path`, or in its nearest existing parent when `path` does not exist yet)
+  and removes it, since permission bits alone do not tell (root, read-only
+  mounts).
+
+  Args:
+    path: the output directory (need not exist).
+    what: what the directory is, for the message.
+  """
+  if not path:
+    raise ConversionError('%s not given.' % what)
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ConversionError('%s %s: %s is not a directory.' %
+                          (what, path, existing))
+  try:
+    os.rmdir(tempfile.mkdtemp(prefix='.probe-', dir=existing))
+  except OSError as e:
+    raise ConversionError('%s %s: cannot write in %s (%s).' %
+                          (what, path, existing, e.strerror or e)) from e
+
+
 def encode_png(array):
   """Encodes a uint8 array as PNG bytes.
 
@@ -64,11 +98,55 @@ def encode_png(array):
   return buf.getvalue()
 
 
+# PIL modes of 16-bit grey images ('I' is how older Pillows open 16-bit PNGs).
+_WIDE_GREY_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I')
+
+
+def _to_rgb(img, path):
+  """[height, width, 3] uint8 pixels of an opened PIL image.
+
+  16-bit grey keeps the high byte (value >> 8), as libpng's strip_16 and
+  `tf.io.decode_png(dtype=tf.uint8)` read it, where PIL's `convert('RGB')` would
+  clip every value above 255 to white. Alpha (modes LA, RGBA, PA and palette
+  transparency) is dropped and the colours kept, as `tf.io.decode_png(channels=3)`
+  reads the file; mode '1' becomes 0 / 255. 32-bit integers beyond [0, 65535]
+  and floats ('F') have no agreed 8-bit reading and are refused.
+  """
+  if img.mode in _WIDE_GREY_MODES:
+    values = np.asarray(img).astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+      raise ConversionError(
+          'Image %s has PIL mode %s with values outside [0, 65535]; give an '
+          '8- or 16-bit image.' % (path, img.mode))
+    grey = (values >> 8).astype(np.uint8)
+    return np.stack([grey] * 3, axis=-1)
+  if img.mode == 'F':
+    raise ConversionError('Image %s has PIL mode F (floating point): no agreed '
+                          '8-bit reading; give an 8- or 16-bit image.' % path)
+  if img.mode == 'P' and 'transparency' in img.info:
+    img = img.convert('RGBA')  # Keeps the palette colours; PIL warns otherwise.
+  return np.asarray(img.convert('RGB'))
+
+
+def _verify_png(data):
+  """Checks every chunk's CRC of a PNG (Pillow's `load` does not).
+
+  A flipped byte in the compressed pixels can still inflate, to wrong pixels;
+  the CRC catches it. Raises what Pillow raises (SyntaxError, OSError).
+  """
+  if data[:8] == b'\x89PNG\r\n\x1a\n':
+    with Image.open(io.BytesIO(data)) as img:
+      img.verify()
+
+
 def load_image(path):
   """Reads and verifies an image file and picks the bytes to store.
 
   The original bytes are kept when the file is a JPEG that TF decodes the same way
   (RGB or grey); anything else (PNG, BMP, CMYK JPEG, ...) is re-encoded as RGB PNG.
+  A JPEG on whose data libjpeg warns (garbage in the scan data, a premature end)
+  is refused: Pillow would decode it to a damaged picture without a word (see
+  `jpeg_check`).
 
   Args:
     path: image file.
@@ -81,13 +159,19 @@ def load_image(path):
     ConversionError: the file is missing or cannot be decoded.
   """
   require_file(path, 'Image')
+  with open(path, 'rb') as f:
+    data = f.read()
+  if jpeg_check.is_jpeg(data):
+    damage = jpeg_check.problems(data)
+    if damage:
+      raise ConversionError('Cannot decode image %s: corrupt JPEG (%s)' %
+                            (path, '; '.join(damage)))
   try:
-    with open(path, 'rb') as f:
-      data = f.read()
+    _verify_png(data)
     with Image.open(io.BytesIO(data)) as img:
       img.load()  # Decodes every pixel: truncated or corrupt files fail here.
       fmt, mode = img.format, img.mode
-      rgb = np.asarray(img.convert('RGB'))
+      rgb = _to_rgb(img, path)
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise ConversionError('Cannot decode image %s: %s' % (path, e)) from e
   if fmt == 'JPEG' and mode in _JPEG_REUSE_MODES:
@@ -103,7 +187,10 @@ def load_index_mask(path):
   """
   require_file(path, 'Mask')
   try:
-    with Image.open(path) as img:
+    with open(path, 'rb') as f:
+      data = f.read()
+    _verify_png(data)
+    with Image.open(io.BytesIO(data)) as img:
       img.load()
       mode = img.mode
       if mode not in _INDEX_MODES:
@@ -168,7 +255,16 @@ def make_segmentation_example(image_id, image_path, mask, num_classes,
 
   Returns:
     A `tf.train.Example` in `record_format`'s layout.
+
+  Raises:
+    ConversionError: bad image or mask, or an id that an id list cannot hold
+      (see `splits.id_problem`).
   """
+  problem = splits.id_problem(image_id)
+  if problem:
+    raise ConversionError(
+        'Image %s: its id %r cannot be written to an id list (%s); rename the '
+        'file.' % (image_path, image_id, problem))
   encoded, image_format, rgb = load_image(image_path)
   height, width = rgb.shape[:2]
   label_data = class_labels = None
@@ -207,9 +303,11 @@ def write_splits(output_dir: str,
                  log_every: int = 500) -> Dict[str, int]:
   """Writes several splits all-or-nothing, then `dataset_info.json`.
 
-  Each split gets `min(num_shards, len(items))` shards. Shards are first written
-  to a hidden staging folder inside `output_dir`; only when every split is
-  complete do they replace the old shards of the same splits. Splits of an earlier
+  Each split gets `min(num_shards, len(items))` shards. What an interrupted
+  conversion left in `output_dir` is first cleaned up (`shard_swap.recover`).
+  Shards are then written to a hidden staging folder inside `output_dir`; only
+  when every split is complete do they replace the old shards of the same splits,
+  together with `dataset_info.json`, in one crash-safe swap. Splits of an earlier
   conversion that are not rewritten keep their shards and their size in
   `dataset_info.json` (when the class list is unchanged).
 
@@ -235,7 +333,8 @@ def write_splits(output_dir: str,
                             (split, output_dir))
   created_dir = not os.path.isdir(output_dir)
   os.makedirs(output_dir, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix='.staging-', dir=output_dir)
+  shard_swap.recover(output_dir)
+  staging = tempfile.mkdtemp(prefix=shard_swap.STAGING_PREFIX, dir=output_dir)
   sizes = {}
   try:
     for split, items in split_items.items():
@@ -258,18 +357,22 @@ def write_splits(output_dir: str,
     if created_dir and not os.listdir(output_dir):
       os.rmdir(output_dir)
     raise
-  try:
-    for split in sizes:
-      for old in tf.io.gfile.glob(
-          record_format.split_file_pattern(output_dir, split)):
-        tf.io.gfile.remove(old)
-      for new in tf.io.gfile.glob(
-          record_format.split_file_pattern(staging, split)):
-        os.replace(new, os.path.join(output_dir, os.path.basename(new)))
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
   info = descriptor.with_split_sizes(_merge_sizes(output_dir, descriptor, sizes))
-  descriptors.write_info(output_dir, info)
+  new_files, old_names = {}, []
+  for split in sizes:
+    old_names += [os.path.basename(p) for p in tf.io.gfile.glob(
+        record_format.split_file_pattern(output_dir, split))]
+    for new in tf.io.gfile.glob(record_format.split_file_pattern(staging,
+                                                                 split)):
+      new_files[new] = os.path.basename(new)
+  try:
+    shard_swap.replace_files(output_dir, new_files, old_names, list(sizes),
+                             texts={descriptors.INFO_FILENAME: info.to_json()})
+  except BaseException:
+    if shard_swap.pending_splits(output_dir) is None:
+      shutil.rmtree(staging, ignore_errors=True)
+    raise  # Else the journal needs the staged shards: the next run finishes.
+  shutil.rmtree(staging, ignore_errors=True)
   logging.info('Wrote %s to %s.', sizes, output_dir)
   return sizes
 

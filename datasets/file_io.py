@@ -14,7 +14,7 @@ def write_text_atomic(path, text):
 
   Args:
     path: the file to write; its directory is created if missing.
-    text: str, the whole content.
+    text: str, the whole content, written as UTF-8 whatever the locale.
   """
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
@@ -22,7 +22,7 @@ def write_text_atomic(path, text):
   os.umask(umask)
   fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
   try:
-    with os.fdopen(fd, 'w') as f:
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
       f.write(text)
     os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)

@@ -28,7 +28,6 @@ import time
 import types
 from typing import Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -47,12 +46,14 @@ def _define_flags() -> types.SimpleNamespace:
           'output_root', None, 'Directory that receives VOCdevkit/VOC2012/.'),
       num_train=flags.DEFINE_integer(
           'num_train', synthetic.DEFAULT_NUM_TRAIN,
-          'Images in the train split.'),
+          'Images in the train split.', lower_bound=1),
       num_val=flags.DEFINE_integer(
-          'num_val', synthetic.DEFAULT_NUM_VAL, 'Images in the val split.'),
+          'num_val', synthetic.DEFAULT_NUM_VAL, 'Images in the val split.',
+          lower_bound=1),
       image_size=flags.DEFINE_integer(
           'image_size', synthetic.DEFAULT_IMAGE_SIZE,
-          'Side of the square images (px).'),
+          'Side of the square images (px).',
+          lower_bound=synthetic.MIN_IMAGE_SIZE),
       seed=flags.DEFINE_integer('seed', 0,
                                 'Base seed; same seed, same bytes.'),
       texture_set=flags.DEFINE_enum(
@@ -69,7 +70,19 @@ def _define_flags() -> types.SimpleNamespace:
           'class_shape_prob', synthetic.DEFAULT_CUES.shape_prob,
           "Probability that an object takes its class's outline."))
   flags.mark_flag_as_required('output_root')
+  flags.register_multi_flags_validator(
+      ['class_hue_prob', 'class_hue_spread', 'class_shape_prob'], _check_cues)
   return args
+
+
+def _check_cues(values):
+  """Flag validator: the class-cue flags make a valid `synthetic.ClassCues`."""
+  try:
+    synthetic.ClassCues(values['class_hue_prob'], values['class_hue_spread'],
+                        values['class_shape_prob'])
+  except ValueError as e:
+    raise flags.ValidationError(str(e)) from e
+  return True
 
 
 def main(argv: Sequence[str], args: types.SimpleNamespace):
@@ -78,18 +91,12 @@ def main(argv: Sequence[str], args: types.SimpleNamespace):
   Args:
     argv: command line left after flag parsing (unused).
     args: the flag holders from `_define_flags()`.
-
-  Raises:
-    app.UsageError: invalid class-cue flags.
   """
   del argv
   start = time.time()
-  try:
-    cues = synthetic.ClassCues(args.class_hue_prob.value,
-                               args.class_hue_spread.value,
-                               args.class_shape_prob.value)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from e
+  cues = synthetic.ClassCues(args.class_hue_prob.value,
+                             args.class_hue_spread.value,
+                             args.class_shape_prob.value)
   voc_root, descriptor = synthetic.generate_voc_layout(
       args.output_root.value, num_train=args.num_train.value,
       num_val=args.num_val.value, image_size=args.image_size.value,

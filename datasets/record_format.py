@@ -26,9 +26,12 @@ Shards are named `SPLIT-%05d-of-%05d.tfrecord`.
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
+
+from datasets import shard_swap
 
 IMAGE_ENCODED = 'image/encoded'
 IMAGE_FILENAME = 'image/filename'
@@ -55,13 +58,56 @@ def split_file_pattern(record_dir, split):
 
 
 def list_shards(record_dir, split):
-  """Returns the sorted shard paths of `split`; raises if there are none."""
+  """Returns the sorted shard paths of `split`.
+
+  Raises:
+    FileNotFoundError: the split has no shard.
+    ValueError: a conversion was killed while swapping the split's shards in.
+  """
+  pending = shard_swap.pending_splits(record_dir)
+  if pending is not None and split in pending:
+    raise ValueError(
+        'Split %r in %s is incomplete: a conversion was interrupted while '
+        'replacing its shards. Rerun the converter into %s (it finishes the '
+        'swap) before reading it.' % (split, record_dir, record_dir))
   files = sorted(tf.io.gfile.glob(split_file_pattern(record_dir, split)))
   if not files:
     raise FileNotFoundError(
         'No TFRecord shards for split %r in %s (expected %s).' %
         (split, record_dir, split_file_pattern(record_dir, split)))
   return files
+
+
+def op_error_text(error):
+  """The first line of a TF op error's message, without TF's op wrapping."""
+  text = re.sub(r'\{\{[^}]*\}\}|\[Op:[^\]]*\]', '', error.message or str(error))
+  lines = text.strip().splitlines()
+  return lines[0].strip() if lines else type(error).__name__
+
+
+def check_shard_framing(path):
+  """Raises `ValueError` naming `path` unless its records end where the file does.
+
+  A TFRecord is an 8-byte length, a 4-byte CRC of it, the data and a 4-byte CRC
+  of the data. TensorFlow's reader stops silently when a file ends inside the
+  first 12 bytes of a record, so a shard cut there would read as a shorter,
+  intact one; walking the length fields (no data is read) catches it.
+  """
+  size = tf.io.gfile.stat(path).length
+  offset = 0
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    while offset < size:
+      header = f.read(12)
+      if len(header) < 12:
+        break
+      offset += 16 + int.from_bytes(header[:8], 'little')
+      if offset > size:
+        break
+      f.seek(offset)
+  if offset != size:
+    raise ValueError('Shard %s is truncated or damaged: its last record does '
+                     'not end at the end of the file (%d bytes); rerun the '
+                     'converter.' % (path, size))
 
 
 def _bytes(values):
@@ -174,9 +220,10 @@ def decode_example(serialized):
 class ShardedWriter(object):
   """Writes one split's shards atomically.
 
-  Records go to hidden temporary files; `close()` renames them into place only after
-  every record was written, so a failure (a bad image, a killed process) leaves any
-  existing shards of the split as they were and no half-written split behind.
+  Records go to hidden temporary files; leaving the `with` block swaps them in for
+  the split's old shards only after every record was written, crash-safe
+  (`shard_swap`): a failure (a bad image, a killed process) leaves the old shards
+  or the new ones, never half a split.
 
   Use as a context manager:
 
@@ -225,11 +272,10 @@ class ShardedWriter(object):
         raise ValueError('Split %r is empty: no record written to %s.' %
                          (self._split, self._output_dir))
       return False
-    for old in tf.io.gfile.glob(split_file_pattern(self._output_dir,
-                                                   self._split)):
-      tf.io.gfile.remove(old)
-    for i, p in enumerate(self._tmp_paths):
-      tf.io.gfile.rename(
-          p, shard_filename(self._output_dir, self._split, i, self._num_shards),
-          overwrite=True)
+    old = [os.path.basename(p) for p in tf.io.gfile.glob(
+        split_file_pattern(self._output_dir, self._split))]
+    new = {p: os.path.basename(shard_filename('', self._split, i,
+                                              self._num_shards))
+           for i, p in enumerate(self._tmp_paths)}
+    shard_swap.replace_files(self._output_dir, new, old, [self._split])
     return False

@@ -64,6 +64,7 @@ SOURCE_CLASS_NAMES = ('background', 'zigzag', 'bricks', 'spiral', 'plus',
                       'scales', 'weave')
 IGNORE_LABEL = 255
 DEFAULT_IMAGE_SIZE = 128
+MIN_IMAGE_SIZE = 32  # Smaller scenes leave no room for their objects.
 DEFAULT_NUM_TRAIN = 1000
 DEFAULT_NUM_VAL = 200
 JPEG_QUALITY = 90
@@ -538,8 +539,9 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
   if num_train < 1 or num_val < 1:
     raise ValueError('num_train and num_val must be >= 1, got %d and %d' %
                      (num_train, num_val))
-  if image_size < 32:
-    raise ValueError('image_size must be >= 32, got %d' % image_size)
+  if image_size < MIN_IMAGE_SIZE:
+    raise ValueError('image_size must be >= %d, got %d' % (MIN_IMAGE_SIZE,
+                                                          image_size))
   tex = _texture_set(texture_set)
   voc_root = os.path.join(output_root, 'VOCdevkit', 'VOC2012')
   image_dir = os.path.join(voc_root, 'JPEGImages')

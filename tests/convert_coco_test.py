@@ -183,6 +183,50 @@ class ConvertCocoTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(snapshot_dir(self.out), before)
     self.assertLen(record_format.list_shards(self.out, 'train'), 2)
 
+  @parameterized.parameters(
+      ('images', None, "no 'images' key"),
+      ('annotations', None, "no 'annotations' key"),
+      ('categories', None, "no 'categories' key"),
+      ('images', 'height', "image 2 (entry 2 of 'images') has no 'height'"),
+      ('images', 'width', "image 1 (entry 1 of 'images') has no 'width'"),
+      ('images', 'file_name', "image 2 (entry 2 of 'images') has no "
+       "'file_name'"),
+      ('images', 'id', "entry 1 of 'images' has no 'id'"),
+      ('annotations', 'image_id', "annotation 10 (entry 1 of 'annotations') "
+       "has no 'image_id'"),
+      ('annotations', 'category_id', "annotation 13 (entry 4 of "
+       "'annotations') has no 'category_id'"))
+  def test_a_missing_key_is_named_with_its_file(self, section, key, problem):
+    coco.convert_coco(self.root, self.out)
+    before = snapshot_dir(self.out)
+    if key is None:
+      del self.fx.train[section]
+    else:
+      entry = {'height': 1, 'file_name': 1, 'image_id': 0, 'category_id': 3
+              }.get(key, 0)
+      del self.fx.train[section][entry][key]
+    self.fx.write_json('train', self.fx.train)
+    with self.assertRaises(convert_utils.ConversionError) as ctx:
+      coco.convert_coco(self.root, self.out)
+    self.assertIn(coco.annotation_path(self.root, 'train'), str(ctx.exception))
+    self.assertIn(problem, str(ctx.exception))
+    self.assertEqual(snapshot_dir(self.out), before)
+
+  def test_an_empty_image_list_is_named_with_its_file(self):
+    self.fx.train['images'] = []
+    self.fx.write_json('train', self.fx.train)
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                'instances_train2017.json lists no image'):
+      coco.convert_coco(self.root, self.out)
+    self.assertFalse(os.path.exists(self.out))
+
+  def test_an_output_path_that_is_a_file_is_named_first(self):
+    with open(self.out, 'w') as f:
+      f.write('not a dir')
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*not a directory' % self.out):
+      coco.convert_coco(self.root + '_missing', self.out)
+
 
 if __name__ == '__main__':
   tf.test.main()

@@ -1,6 +1,8 @@
 """Tests for datasets/build_folder_data.py on a tiny user folder."""
 
 import os
+import subprocess
+import sys
 import tempfile
 
 from absl.testing import parameterized
@@ -12,11 +14,13 @@ from datasets import build_folder_data as folder
 from datasets import convert_utils
 from datasets import descriptors
 from datasets import record_format
+from datasets import splits
 from tests.testing_utils import read_split
 from tests.testing_utils import snapshot_dir
 from tests.testing_utils import write_jpeg
 from tests.testing_utils import write_palette_png
 
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 H, W = 9, 11
 NUM_CLASSES = 3
 
@@ -96,6 +100,63 @@ class ConvertFolderTest(tf.test.TestCase, parameterized.TestCase):
     self.assertNotIn(record_format.CLASS_LABELS, rec['keys'])
     self.assertNotIn('im4', read_split(self.out, 'val'))
 
+  def test_16_bit_grey_image_is_stored_at_8_bits(self):
+    values = np.random.RandomState(5).randint(0, 65536, (H, W)).astype(
+        np.uint16)
+    values[0, :3] = [0, 255, 65535]
+    os.remove(os.path.join(self.image_dir, 'im0.jpg'))
+    Image.fromarray(values).save(os.path.join(self.image_dir, 'im0.png'))
+    self._convert(val_fraction=0.0)
+    stored = read_split(self.out, 'train')['im0']['image']
+    self.assertAllEqual(stored, np.stack([(values >> 8).astype(np.uint8)] * 3,
+                                         -1))
+
+  def _rename(self, old, new):
+    """Renames an image and its mask (even numbers are JPEGs, see setUp)."""
+    image_ext = '.png' if int(old[2:]) % 2 else '.jpg'
+    for folder_dir, ext in ((self.image_dir, image_ext), (self.mask_dir, '.png')):
+      os.rename(os.path.join(folder_dir, old + ext),
+                os.path.join(folder_dir, new + ext))
+    self.masks[new] = self.masks.pop(old)
+
+  def test_ids_with_spaces_reach_the_lists_whole(self):
+    self._rename('im0', 'a b \u00fc')
+    self._rename('im1', 'a b')
+    self._rename('im2', 'a')
+    self._convert(val_fraction=0.0)
+    self.assertCountEqual(read_split(self.out, 'train'), self.masks)
+    lists = os.path.join(self.root, 'lists')
+    proc = subprocess.run(
+        [sys.executable, 'datasets/create_splits.py', '--record_dir=' + self.out,
+         '--split=train', '--num_labeled=3', '--output_dir=' + lists],
+        cwd=_REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2',
+                            PYTHONPATH=_REPO),
+        capture_output=True, text=True, timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    labeled = splits.read_id_list(os.path.join(lists, 'labeled_3_seed0.txt'))
+    unlabeled = splits.read_id_list(
+        os.path.join(lists, 'unlabeled_3_seed0.txt'))
+    self.assertCountEqual(labeled + unlabeled, self.masks)
+
+  @parameterized.parameters(' lead', 'trail ', 'x.jpg', '#hash')
+  def test_an_id_that_cannot_be_listed_names_the_file(self, stem):
+    self._rename('im3', stem)
+    before = snapshot_dir(self.out)
+    with self.assertRaises(convert_utils.ConversionError) as ctx:
+      self._convert()
+    self.assertIn(os.path.join(self.image_dir, stem + '.png'),
+                  str(ctx.exception))
+    self.assertIn('id list', str(ctx.exception))
+    self.assertEqual(snapshot_dir(self.out), before)
+
+  def test_an_output_path_that_is_a_file_is_named_first(self):
+    with open(self.out, 'w') as f:
+      f.write('not a dir')
+    self.image_dir += '_missing'  # Not looked at: the output is checked first.
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*not a directory' % self.out):
+      self._convert()
+
   def test_make_descriptor(self):
     self.assertEqual(folder.make_descriptor('x', 3).class_names,
                      ('background', 'class_1', 'class_2'))
@@ -103,6 +164,10 @@ class ConvertFolderTest(tf.test.TestCase, parameterized.TestCase):
         folder.make_descriptor('x', 2, ['bg', 'fg']).class_names, ('bg', 'fg'))
     with self.assertRaisesRegex(convert_utils.ConversionError, '3 class names'):
       folder.make_descriptor('x', 5, ['a', 'b', 'c'])
+    for bad in (1, 256, 300):
+      with self.assertRaisesRegex(convert_utils.ConversionError,
+                                  r'num_classes must be in \[2, 255\]'):
+        folder.make_descriptor('x', bad)
 
   def _out_of_range(self):
     path = os.path.join(self.mask_dir, 'im2.png')

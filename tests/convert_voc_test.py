@@ -245,6 +245,13 @@ class ConvertVocTest(tf.test.TestCase, parameterized.TestCase):
       self.assertEqual(json.load(f)['splits_to_sizes'], {'train_aug': 4})
     self.assertLen(record_format.list_shards(self.out, 'train_aug'), 2)
 
+  def test_an_output_path_that_is_a_file_is_named_first(self):
+    with open(self.out, 'w') as f:
+      f.write('not a dir')
+    with self.assertRaisesRegex(convert_utils.ConversionError,
+                                '%s.*not a directory' % self.out):
+      voc.convert_voc(self.fx.voc_root + '_missing', self.out)
+
 
 if __name__ == '__main__':
   tf.test.main()
