@@ -4,8 +4,9 @@ Every binary and conversion tool starts through `run(main)` instead of absl's
 `app.run(main)`. When `main` stops on bad input (a missing or malformed file, a
 value out of range, a damaged record) or a training run diverges, the user sees
 one line naming the file or flag and the problem, and the program exits with
-status 1; `--verbose` shows the whole traceback instead. Programming errors (TypeError, AssertionError, ...) keep
-their traceback: they are ours to fix, not the user's.
+status 1; `--verbose` shows the whole traceback instead. Programming errors
+(TypeError, AssertionError, ...) keep their traceback: they are ours to fix, not
+the user's.
 
 This package is a leaf: it imports no other package of the project, so that the
 conversion tools in datasets/ and the binaries can both use it.
