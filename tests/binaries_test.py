@@ -212,14 +212,7 @@ class DivergedRunTest(testing_utils.FixturesMixin, tf.test.TestCase):
     named = match.group(2)
     self.assertEqual(named, tf.train.latest_checkpoint(model_dir))
     self.assertLess(int(named.rsplit('-', 1)[1]), int(match.group(1)))
-    state = tf.train.get_checkpoint_state(model_dir)
-    self.assertNotEmpty(state.all_model_checkpoint_paths)
-    for path in state.all_model_checkpoint_paths:
-      reader = tf.train.load_checkpoint(path)
-      for name, dtype in reader.get_variable_to_dtype_map().items():
-        if dtype.is_floating:
-          self.assertTrue(np.all(np.isfinite(reader.get_tensor(name))),
-                          msg='%s: %s' % (path, name))
+    testing_utils.assert_checkpoints_finite(self, model_dir)
 
 
 class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,

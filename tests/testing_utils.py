@@ -6,6 +6,7 @@
 - `snapshot_dir`, `read_split`: what a converter left on disk.
 - `run_command`, `run_command_ok`: a subprocess from the repository root.
 - `smoke_model`: a smoke-config model with real batch-norm statistics.
+- `assert_checkpoints_finite`: every kept checkpoint of a run holds finite values.
 """
 
 import dataclasses
@@ -158,3 +159,15 @@ def task_config(model, settings):
   from core import config  # pylint: disable=g-import-not-at-top
   cfg = dataclasses.replace(config.smoke(), model=model.config)
   return config.override(cfg, **settings)
+
+
+def assert_checkpoints_finite(test, model_dir):
+  """Fails `test` unless every kept checkpoint of `model_dir` is all finite."""
+  state = tf.train.get_checkpoint_state(model_dir)
+  test.assertNotEmpty(state.all_model_checkpoint_paths)
+  for path in state.all_model_checkpoint_paths:
+    reader = tf.train.load_checkpoint(path)
+    for name, dtype in reader.get_variable_to_dtype_map().items():
+      if dtype.is_floating:
+        test.assertTrue(np.all(np.isfinite(reader.get_tensor(name))),
+                        msg='%s: %s' % (path, name))

@@ -234,13 +234,7 @@ class NanTest(tf.test.TestCase):
       _toy_loop(model_dir, 10, corrupt=inf_from_step_3).run(('loss', 'other'))
 
   def _assert_every_checkpoint_finite(self, model_dir):
-    state = tf.train.get_checkpoint_state(model_dir)
-    for path in state.all_model_checkpoint_paths:
-      reader = tf.train.load_checkpoint(path)
-      for name, dtype in reader.get_variable_to_dtype_map().items():
-        if dtype.is_floating:
-          self.assertTrue(np.all(np.isfinite(reader.get_tensor(name))),
-                          msg='%s: %s' % (path, name))
+    testing_utils.assert_checkpoints_finite(self, model_dir)
 
   def test_a_non_finite_variable_with_a_finite_loss_is_never_saved(self):
     # As batch norm's moving variance overflows while the loss (computed with
