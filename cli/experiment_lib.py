@@ -41,14 +41,25 @@ def eval_records(cfg, num_classes, record_dir, split, model_dir):
     model_dir: the run (for the error message).
 
   Raises:
-    ValueError: the records have another number of classes than the model.
+    ValueError: the records have another number of classes than the model,
+      some have no mask (they would be scored on no pixel), or a shard is
+      damaged (named).
   """
   record_dir = record_dir or cfg.data.record_dir
   descriptor = descriptors.load_info(record_dir, default_name=cfg.data.dataset)
   if descriptor.num_classes != num_classes:
     raise ValueError('%s has %d classes but the model in %s predicts %d.' %
                      (record_dir, descriptor.num_classes, model_dir, num_classes))
-  return descriptor, record_format.list_shards(record_dir, split)
+  files = record_format.list_shards(record_dir, split)
+  bare = sorted(i for i, has_mask in input_pipeline.scan_records(files).items()
+                if not has_mask)
+  if bare:
+    raise ValueError(
+        '%d record(s) of split %r in %s have no mask, so they cannot be scored '
+        '(%s); evaluate on a split with masks.' % (
+            len(bare), split, record_dir,
+            ', '.join(bare[:5]) + (', ...' if len(bare) > 5 else '')))
+  return descriptor, files
 
 
 def eval_dataset(files, eval_size, batch_size):

@@ -191,7 +191,8 @@ def scan_records(files):
     files: list of TFRecord paths, or a glob pattern.
 
   Raises:
-    DamagedShardError: a shard cannot be read to its end; names it.
+    DamagedShardError: a shard cannot be read to its end, or ends inside a
+      record's header; names it.
   """
   features = {
       record_format.IMAGE_FILENAME: tf.io.FixedLenFeature((), tf.string, ''),
@@ -205,6 +206,12 @@ def scan_records(files):
       for name, mask in zip(parsed[record_format.IMAGE_FILENAME].numpy(),
                             has_mask.numpy()):
         found[name.decode('utf-8')] = bool(mask)
+    try:
+      # A shard cut inside a record's header reads (above) as a shorter,
+      # intact one.
+      record_format.check_shard_framing(path)
+    except ValueError as e:
+      raise DamagedShardError(str(e)) from e
   return found
 
 

@@ -14,7 +14,8 @@
 # (default 2, stride 4, where these fine textures carry their class; CAM_LEVEL= is the
 # official top level); see README "The embedded benchmark".
 # EXTRA_FLAGS go to every run, WSS_FLAGS to the two PseudoSeg runs only (after the
-# above, so they win). The main job of sessions before the pretrained default:
+# above, so they win). The main job before the pretrained default
+# (from scratch, the official CAM level):
 #   INIT_CHECKPOINT= CAM_LEVEL= bash scripts/main_job.sh
 # The weakly-labeled win from scratch of docs/experiments.md "The CAM on low-level
 # features, tried":

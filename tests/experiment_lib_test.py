@@ -1,6 +1,8 @@
 """Tests for experiment_lib: seeded initialisation that leaves no global seed; the
 records a trained run is scored on; the training streams' records checked up front."""
 
+import os
+import re
 from unittest import mock
 
 import numpy as np
@@ -51,6 +53,36 @@ class TestEvalRecords:
     assert sizes == [1] * tiny_records.num_val  # Batch 1 without an eval size.
     with pytest.raises(ValueError, match='predicts 3'):
       experiment_lib.eval_records(cfg, 3, tiny_records.record_dir, 'val', 'RUN')
+
+
+class TestEvalRecordChecks:
+  """The split a run is scored on is read once up front: a record without a
+  mask (scored on no pixel) or a damaged shard stops it, named."""
+
+  def _cfg(self, record_dir):
+    return config.replace(config.smoke(), data=dict(
+        record_dir=record_dir, dataset='pascal_voc_seg'))
+
+  def test_records_without_a_mask_are_named(self, tmp_path):
+    record_dir = str(tmp_path / 'records')
+    _write_split(record_dir, 'val', ['a', 'b'], ['bare_0'])
+    with pytest.raises(ValueError, match=r"1 record\(s\) of split 'val' in .* "
+                       r'have no mask, so they cannot be scored \(bare_0\)'):
+      experiment_lib.eval_records(self._cfg(record_dir), 21, '', 'val', 'RUN')
+
+  @pytest.mark.parametrize('cut', ['inside_a_record', 'inside_a_header'])
+  def test_a_damaged_shard_is_named(self, tmp_path, cut):
+    record_dir = str(tmp_path / 'records')
+    _write_split(record_dir, 'val', ['a', 'b', 'c', 'd'], [], num_shards=1)
+    shard, = tf.io.gfile.glob(os.path.join(record_dir, 'val-*'))
+    with open(shard, 'rb') as f:
+      data = f.read()
+    first = 16 + int.from_bytes(data[:8], 'little')  # End of the first record.
+    keep = first + 6 if cut == 'inside_a_header' else len(data) - 7
+    with open(shard, 'wb') as f:
+      f.write(data[:keep])
+    with pytest.raises(ValueError, match=re.escape(shard)):
+      experiment_lib.eval_records(self._cfg(record_dir), 21, '', 'val', 'RUN')
 
 
 class TestOracleWiring:
