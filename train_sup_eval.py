@@ -74,15 +74,16 @@ def main(argv):
   descriptor, files = experiment_lib.eval_records(
       cfg, num_classes, _RECORD_DIR.value, _EVAL_SPLIT.value, _MODEL_DIR.value)
   writer = tf.summary.create_file_writer(os.path.join(_MODEL_DIR.value, 'eval'))
+  # One compiled prediction for every checkpoint restored into `model`.
+  scorer = evaluator.Evaluator(model, num_classes,
+                               ignore_label=descriptor.ignore_label,
+                               scales=scales, flip=_FLIP.value)
 
   def score(path):
     run_dir.restore_model(model, path, name=_WEIGHTS.value)
     step = int(path.rsplit('-', 1)[-1])
     dataset = experiment_lib.eval_dataset(files, eval_size, batch_size)
-    result = evaluator.evaluate(model, dataset, num_classes,
-                                ignore_label=descriptor.ignore_label,
-                                scales=scales, flip=_FLIP.value,
-                                max_batches=max_batches)
+    result = scorer.evaluate(dataset, max_batches=max_batches)
     result.update(step=step, checkpoint=path, split=_EVAL_SPLIT.value,
                   weights=_WEIGHTS.value,
                   class_names=list(descriptor.class_names), scales=list(scales),

@@ -50,48 +50,72 @@ def predict_probabilities(model, images, scales=(1.0,), flip=False):
   return total / (len(scales) * (2 if flip else 1))
 
 
-def evaluate(model, dataset, num_classes, ignore_label=255, scales=(1.0,),
-             flip=False, max_batches=None):
-  """Accumulates a confusion matrix over a data set and returns scores.
+class Evaluator(object):
+  """Scores a model on data sets, compiling its prediction once.
+
+  Hold one per model and call `evaluate` for each checkpoint restored into it:
+  the compiled prediction is reused (a new one per call would retrace the
+  model each time), and images of other sizes share it (reduce_retracing).
 
   Args:
     model: the segmentation model.
-    dataset: yields dicts with 'image' [B,H,W,3] and 'label' [B,H,W,1] (padding
-      carries the ignore label).
     num_classes: classes including background.
     ignore_label: label value not scored.
     scales: inference scales.
     flip: flip inference.
-    max_batches: stop early (for smoke runs).
-
-  Returns:
-    dict with miou, per_class_iou (list, NaN for classes absent from both ground
-    truth and predictions), pixel_accuracy, num_images, seconds.
   """
-  @tf.function
-  def predict(images, labels):
-    probs = predict_probabilities(model, images, scales, flip)
-    preds = tf.argmax(probs, axis=-1, output_type=tf.int32)
-    return metrics.confusion_matrix(labels[..., 0], preds, num_classes,
-                                    ignore_label=ignore_label)
 
-  cm = np.zeros((num_classes, num_classes), np.int64)
-  num_images = 0
-  start = time.time()
-  for i, batch in enumerate(dataset):
-    if max_batches is not None and i >= max_batches:
-      break
-    cm += predict(batch['image'], batch['label']).numpy().astype(np.int64)
-    num_images += int(batch['image'].shape[0])
-  miou, per_class = metrics.iou_from_confusion(cm)
-  result = {
-      'miou': float(miou),
-      'per_class_iou': [float(x) for x in per_class],
-      'pixel_accuracy': float(np.trace(cm) / max(cm.sum(), 1)),
-      'num_images': num_images,
-      'seconds': time.time() - start,
-  }
-  logging.info('Evaluated %d images: mIoU %.4f, pixel accuracy %.4f (%.1fs).',
-               num_images, result['miou'], result['pixel_accuracy'],
-               result['seconds'])
-  return result
+  def __init__(self, model, num_classes, ignore_label=255, scales=(1.0,),
+               flip=False):
+    self._num_classes = num_classes
+
+    @tf.function(reduce_retracing=True)
+    def predict(images, labels):
+      probs = predict_probabilities(model, images, tuple(scales), flip)
+      preds = tf.argmax(probs, axis=-1, output_type=tf.int32)
+      return metrics.confusion_matrix(labels[..., 0], preds, num_classes,
+                                      ignore_label=ignore_label)
+
+    self._predict = predict
+
+  def evaluate(self, dataset, max_batches=None):
+    """Accumulates a confusion matrix over a data set and returns scores.
+
+    Args:
+      dataset: yields dicts with 'image' [B,H,W,3] and 'label' [B,H,W,1]
+        (padding carries the ignore label).
+      max_batches: stop early (for smoke runs).
+
+    Returns:
+      dict with miou, per_class_iou (list, NaN for classes absent from both
+      ground truth and predictions), pixel_accuracy, num_images, seconds.
+    """
+    n = self._num_classes
+    cm = np.zeros((n, n), np.int64)
+    num_images = 0
+    start = time.time()
+    for i, batch in enumerate(dataset):
+      if max_batches is not None and i >= max_batches:
+        break
+      cm += self._predict(batch['image'],
+                          batch['label']).numpy().astype(np.int64)
+      num_images += int(batch['image'].shape[0])
+    miou, per_class = metrics.iou_from_confusion(cm)
+    result = {
+        'miou': float(miou),
+        'per_class_iou': [float(x) for x in per_class],
+        'pixel_accuracy': float(np.trace(cm) / max(cm.sum(), 1)),
+        'num_images': num_images,
+        'seconds': time.time() - start,
+    }
+    logging.info('Evaluated %d images: mIoU %.4f, pixel accuracy %.4f (%.1fs).',
+                 num_images, result['miou'], result['pixel_accuracy'],
+                 result['seconds'])
+    return result
+
+
+def evaluate(model, dataset, num_classes, ignore_label=255, scales=(1.0,),
+             flip=False, max_batches=None):
+  """Scores `model` on `dataset` once (see Evaluator; it compiles anew)."""
+  return Evaluator(model, num_classes, ignore_label, scales, flip).evaluate(
+      dataset, max_batches)
