@@ -124,7 +124,10 @@ def labeled_dataset_fn(cfg, descriptor):
         files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
         descriptor.num_classes, ids=ids, is_training=True, scales=scales,
         seed=cfg.train.seed, start_index=_start_index(ctx, batch, start_step),
-        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx)
+        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx,
+        # A labeled subset is held in memory: later epochs do not re-read and
+        # filter every record of the split.
+        cache=ids is not None)
   return fn
 
 

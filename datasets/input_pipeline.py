@@ -235,7 +235,8 @@ def records_without_mask(files, ids=None):
           if not has_mask and (wanted is None or name in wanted)]
 
 
-def _training_order(dataset, seed, shuffle_buffer, skip, input_context, salt):
+def _training_order(dataset, seed, shuffle_buffer, skip, input_context, salt,
+                    cache=False):
   """Shuffle -> repeat -> skip -> enumerate; returns (dataset, base seed).
 
   Each epoch is shuffled with a seed of its own, (seed, epoch), so the order of
@@ -249,6 +250,8 @@ def _training_order(dataset, seed, shuffle_buffer, skip, input_context, salt):
     skip: examples this input pipeline already produced.
     input_context: optional `tf.distribute.InputContext`.
     salt: python int separating the streams' augmentation seeds.
+    cache: hold the records in memory after the first epoch (read whole,
+      after the checks above, which read only part of it).
   """
   if tf.executing_eagerly():
     # An empty epoch (e.g. ids matching no record) would make the endless epoch
@@ -263,6 +266,8 @@ def _training_order(dataset, seed, shuffle_buffer, skip, input_context, salt):
     epoch_size = int(dataset.reduce(tf.constant(0, tf.int64),
                                     lambda n, _: n + 1))
     first_epoch, skip_in_epoch = divmod(skip, epoch_size)
+  if cache:
+    dataset = dataset.cache()
 
   def one_epoch(epoch):
     epoch_seed = tf.constant(seed, tf.int64) * _EPOCH_SEED_STRIDE + epoch
@@ -292,7 +297,8 @@ def _fixed_geometry():
 def labeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
                     is_training=True, scales=(0.5, 2.0, 0.25), seed=0,
                     start_index=0, shuffle_buffer=1000, input_context=None,
-                    include_filename=False, mean_pixel=weak.MEAN_PIXEL):
+                    include_filename=False, mean_pixel=weak.MEAN_PIXEL,
+                    cache=False):
   """The pixel-labeled stream.
 
   Args:
@@ -314,6 +320,10 @@ def labeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
       per input pipeline and separates the pipelines' augmentation seeds.
     include_filename: also return the image ids (strings; keep off on TPU).
     mean_pixel: padding colour.
+    cache: hold the selected records (their encoded bytes) in memory after the
+      first epoch, so that later epochs neither re-read the shards nor filter
+      every record by id again (a few labeled images among many: 20 of 1000
+      re-read 1000 records an epoch). Same order and values as without.
 
   Returns:
     A dataset of dicts with
@@ -330,7 +340,7 @@ def labeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
   if is_training:
     dataset, base_seed = _training_order(dataset, seed, shuffle_buffer,
                                          start_index, input_context,
-                                         _LABELED_SALT)
+                                         _LABELED_SALT, cache=cache)
   else:
     dataset = dataset.enumerate()
     base_seed = None
