@@ -32,6 +32,7 @@ from official.vision.modeling.heads import segmentation_heads
 
 from core import config as config_lib
 from core.modeling import cam as cam_lib
+from core.modeling import resize
 from core.modeling import sgc as sgc_lib
 
 # Model Garden normalises images in [0, 1] with these (preprocess_ops
@@ -176,8 +177,8 @@ def _dropout_seed(seed):
 
 def _downsample_mask(mask, size):
   """[B, H, W] valid mask -> [B, h, w]: 1 where over half the cell is valid."""
-  mask = tf.cast(mask, tf.float32)[..., tf.newaxis]
-  mask = tf.image.resize(mask, size, method=tf.image.ResizeMethod.AREA)
+  # The area average (resize.py: XLA compiles it; ResizeArea it does not).
+  mask = resize.area_downsample(tf.cast(mask, tf.float32)[..., tf.newaxis], size)
   return tf.cast(mask[..., 0] > 0.5, tf.float32)
 
 
