@@ -4,8 +4,10 @@ Usage:
   python export_model.py --model_dir=runs/main/seed0/pseudoseg \
       --export_dir=exported/pseudoseg [--input_size=96,96]
 
-The signature 'serving_default' takes uint8 images [batch, height, width, 3] and
-returns 'predictions' (int32 class ids) and 'probabilities', at the input size.
+The signature 'serving_default' takes 'image_bytes', encoded JPEG/PNG images of
+any size, and returns 'predictions' (int32 class ids) and 'probabilities' at each
+image's own size, and 'image_sizes'; 'serving_images' takes uint8 arrays [batch,
+height, width, 3] (core/serving/export.py says more).
 Check it with: saved_model_cli show --dir exported/pseudoseg --all
 """
 

@@ -125,7 +125,7 @@ class ExportTest(testing_utils.FixturesMixin, tf.test.TestCase):
     export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
     self.binaries.run_ok('export_model.py', model_dir=self.model_dir,
                          export_dir=export_dir)
-    serve = tf.saved_model.load(export_dir).signatures['serving_default']
+    serve = tf.saved_model.load(export_dir).signatures['serving_images']
     images = tf.constant(
         np.random.RandomState(0).randint(0, 256, (2, 50, 70, 3)), tf.uint8)
     out = serve(images=images)
@@ -333,7 +333,7 @@ class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
       export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
       self.binaries.run_ok('export_model.py', model_dir=model_dir,
                            export_dir=export_dir, weights=weights)
-      serve = tf.saved_model.load(export_dir).signatures['serving_default']
+      serve = tf.saved_model.load(export_dir).signatures['serving_images']
       served[weights] = serve(images=images)['probabilities'].numpy()
       model, _, _, path = run_dir.load_trained_model(model_dir, name=weights)
       self.assertEqual(os.path.basename(path), 'ckpt-4')
