@@ -66,6 +66,14 @@ _EXPORT_CASES = [
     (dict(input_size='x,65'), "--input_size must be a list of int, got 'x,65'."),
     (dict(checkpoint='{tmp}/ckpt-3'),
      '--checkpoint {tmp}/ckpt-3: no such checkpoint (no {tmp}/ckpt-3.index).'),
+    (dict(tflite=True), '--tflite needs --input_size=HEIGHT,WIDTH: a TFLite '
+     'model runs at a fixed size.'),
+    (dict(tflite_int8=True, record_dir='{tmp}'), '--tflite_int8 needs '
+     '--input_size=HEIGHT,WIDTH: a TFLite model runs at a fixed size.'),
+    (dict(tflite_int8=True, input_size='65,65'), '--tflite_int8 needs '
+     '--record_dir (and --split): its images calibrate the int8 quantisation.'),
+    (dict(tflite_int8=True, input_size='65,65', record_dir='{tmp}',
+          num_representative=0), '--num_representative must be >= 1, got 0.'),
 ]
 
 

@@ -18,9 +18,13 @@ Both normalise in the graph the same way (x / 255). With a fixed `input_size` th
 uint8 signature takes only that size, and the encoded-image signature resizes each
 image to it for the model and the outputs back to the image's own size.
 
-TFLite (`export_tflite`) needs a fixed size: the model takes uint8 [1, H, W, 3]
-and returns the same two outputs at that size.
+TFLite (`export_tflite`) needs a fixed size: its 'serving_default' signature
+takes uint8 'images' [1, H, W, 3] and returns 'predictions' and 'probabilities'
+at that size, float32 or int8-quantised (post-training, calibrated on
+representative images; input uint8, probabilities float32).
 """
+
+import os
 
 import tensorflow as tf
 
@@ -135,3 +139,43 @@ def export_saved_model(model, export_dir, input_size=None):
           IMAGES_SIGNATURE: module.serve.get_concrete_function(images),
       })
   return export_dir
+
+
+def export_tflite(model, path, input_size, representative_images=None):
+  """Writes a TFLite model of the uint8 signature at a fixed size.
+
+  Args:
+    model: the Keras segmentation model (variables built).
+    path: the .tflite file to write.
+    input_size: (height, width) of the model's input.
+    representative_images: None for a float32 model; else a sequence of uint8
+      [height, width, 3] arrays of `input_size` (a few dozen images like those
+      served) that calibrate an int8 post-training quantisation of every op.
+
+  Returns:
+    path.
+  """
+  module = SegmentationServing(model)
+  h, w = input_size
+  function = module.serve.get_concrete_function(
+      tf.TensorSpec([1, h, w, 3], tf.uint8, name='images'))
+  converter = tf.lite.TFLiteConverter.from_concrete_functions([function],
+                                                              module)
+  if representative_images is not None:
+    images = list(representative_images)
+    if not images:
+      raise ValueError('int8 quantisation needs representative images.')
+
+    def representative_dataset():
+      for image in images:
+        yield [tf.constant(image, tf.uint8)[None]]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+  content = converter.convert()
+  tf.io.gfile.makedirs(os.path.dirname(path) or '.')
+  with tf.io.gfile.GFile(path, 'wb') as f:
+    f.write(content)
+  return path
