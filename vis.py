@@ -125,7 +125,8 @@ def _inputs():
         (name, path, lambda p=path: (predict_lib.read_image_file(p), None))
         for path, name in zip(paths, _output_names(paths)))
   examples = predict_lib.record_examples(_RECORD_DIR.value, _SPLIT.value)
-  return None, ((name.replace(os.sep, '_'), name, lambda i=image, l=label: (i, l))
+  return None, ((name.replace(os.sep, '_'), name,
+                 lambda i=image, m=label: (i, m))
                 for name, image, label in examples)
 
 
