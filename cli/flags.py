@@ -63,6 +63,11 @@ def _usage_error(message):
   return SystemExit('FATAL Flags parsing error: %s' % message)
 
 
+def usage_error(message):
+  """SystemExit for flags a binary refuses together: one line, as `checked`."""
+  return _usage_error(message)
+
+
 def _field_value(field, value):
   """A flag's value as the config field holds it (a list flag gives a tuple)."""
   if not isinstance(field.default, tuple):

@@ -20,6 +20,22 @@ def colorize(label_map, palette):
   return tf.gather(colours, tf.clip_by_value(label_map, 0, 255))
 
 
+def overlay(images, label_map, palette, alpha=0.5):
+  """Images with their label map's colours blended in.
+
+  Args:
+    images: [B,H,W,3] float in [0, 1].
+    label_map: [B,H,W] or [B,H,W,1] integer class ids.
+    palette: [256, 3] uint8 numpy array.
+    alpha: weight of the colours.
+
+  Returns:
+    [B,H,W,3] float32 in [0, 1].
+  """
+  images = tf.cast(images, tf.float32)
+  return (1.0 - alpha) * images + alpha * colorize(label_map, palette)
+
+
 def heatmap(values):
   """[B,H,W] values in [0, 1] as a blue-to-red colour map, [B,H,W,3]."""
   v = tf.clip_by_value(tf.cast(values, tf.float32), 0.0, 1.0)[..., None]

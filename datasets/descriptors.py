@@ -58,24 +58,41 @@ class DatasetDescriptor:
   class_names: Tuple[str, ...]
   splits_to_sizes: Dict[str, int]
   ignore_label: int = 255
+  # Optional [r, g, b] (0-255) of each class, in class order, for pictures
+  # ("colors" in dataset_info.json); the VOC colour map otherwise.
+  colors: Tuple[Tuple[int, int, int], ...] = ()
 
   def __post_init__(self):
     if len(self.class_names) != self.num_classes:
       raise ValueError('%s: %d class names for %d classes' %
                        (self.name, len(self.class_names), self.num_classes))
+    if self.colors and (
+        len(self.colors) != self.num_classes or
+        any(len(c) != 3 or not all(0 <= v <= 255 for v in c)
+            for c in self.colors)):
+      raise ValueError('%s: colors must be one [r, g, b] (0-255) per class, '
+                       '%d of them' % (self.name, self.num_classes))
 
   @property
   def palette(self):
     """[256, 3] uint8 colours for visualising masks; index 255 = ignore."""
-    return voc_palette(256)
+    palette = voc_palette(256)
+    if self.colors:
+      palette[:len(self.colors)] = np.asarray(self.colors, np.uint8)
+    return palette
 
   def to_json(self):
-    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+    d = dataclasses.asdict(self)
+    if not d['colors']:
+      del d['colors']  # The files of data sets without colours stay as they were.
+    return json.dumps(d, indent=2, sort_keys=True)
 
   @classmethod
   def from_json(cls, text):
     d = json.loads(text)
     d['class_names'] = tuple(d['class_names'])
+    if 'colors' in d:
+      d['colors'] = tuple(tuple(c) for c in d['colors'])
     return cls(**d)
 
   def with_split_sizes(self, splits_to_sizes):

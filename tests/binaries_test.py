@@ -33,15 +33,6 @@ def event_tags(directory):
   return tags
 
 
-@pytest.fixture(scope='module')
-def sup_run(tiny_records, binaries, smoke_flags_fn, tmp_path_factory):
-  """A finished 4-step train_sup.py run: (model_dir, process)."""
-  model_dir = str(tmp_path_factory.mktemp('sup_run'))
-  proc = binaries.run_ok('train_sup.py',
-                         **smoke_flags_fn(tiny_records, model_dir))
-  return model_dir, proc
-
-
 class TrainSupTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
   FIXTURES = {('model_dir', 'proc'): 'sup_run', 'records': 'tiny_records'}
@@ -119,13 +110,14 @@ class EvalTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
 class ExportTest(testing_utils.FixturesMixin, tf.test.TestCase):
 
-  FIXTURES = {('model_dir', None): 'sup_run', 'binaries': 'binaries'}
+  FIXTURES = {('model_dir', None): 'sup_run', 'binaries': 'binaries',
+              'records': 'tiny_records'}
 
   def test_exported_model_serves_input_size_predictions(self):
     export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
     self.binaries.run_ok('export_model.py', model_dir=self.model_dir,
                          export_dir=export_dir)
-    serve = tf.saved_model.load(export_dir).signatures['serving_default']
+    serve = tf.saved_model.load(export_dir).signatures['serving_images']
     images = tf.constant(
         np.random.RandomState(0).randint(0, 256, (2, 50, 70, 3)), tf.uint8)
     out = serve(images=images)
@@ -134,6 +126,43 @@ class ExportTest(testing_utils.FixturesMixin, tf.test.TestCase):
     self.assertAllClose(tf.reduce_sum(out['probabilities'], -1),
                         tf.ones([2, 50, 70]), atol=1e-5)
     self.assertAllInRange(out['predictions'], 0, 6)
+
+  def test_tflite_models_written_and_agree_with_the_saved_model(self):
+    export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
+    proc = self.binaries.run_ok(
+        'export_model.py', model_dir=self.model_dir, export_dir=export_dir,
+        input_size='64,64', tflite=True, tflite_int8=True,
+        record_dir=self.records.record_dir, split='train',
+        num_representative=8)
+    self.assertIn('TFLite model (float32, 64x64) written to %s/model.tflite' %
+                  export_dir, proc.stdout)
+    self.assertIn('TFLite model (int8, 64x64, calibrated on 8 images of train) '
+                  'written to %s/model_int8.tflite' % export_dir, proc.stdout)
+    images = np.stack([v['image'] for v in testing_utils.read_split(
+        self.records.record_dir, 'val').values()])
+    serve = tf.saved_model.load(export_dir).signatures['serving_images']
+    expected = serve(images=tf.constant(images))['predictions'].numpy()
+    for name, floor in (('model.tflite', 0.99), ('model_int8.tflite', 0.0)):
+      runner = tf.lite.Interpreter(model_path=os.path.join(
+          export_dir, name)).get_signature_runner()
+      served = np.concatenate([runner(images=image[None])['predictions']
+                               for image in images])
+      self.assertEqual(served.shape, expected.shape)
+      self.assertAllInRange(served, 0, self.records.num_classes - 1)
+      # int8: a 4-step model's near-uniform probabilities leave no margin to
+      # measure agreement on (export_test.py measures it on a fitted model).
+      self.assertGreaterEqual((served == expected).mean(), floor, name)
+
+  def test_tflite_int8_without_the_split_fails_before_the_export(self):
+    export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
+    proc = self.binaries.run(
+        'export_model.py', model_dir=self.model_dir, export_dir=export_dir,
+        input_size='64,64', tflite_int8=True,
+        record_dir=self.records.record_dir, split='no_such_split')
+    self.assertEqual(proc.returncode, 1, proc.stdout[-2000:])
+    self.assertIn("FATAL No TFRecord shards for split 'no_such_split'",
+                  proc.stdout)
+    self.assertFalse(os.path.exists(export_dir))
 
 
 class UnusableRunDirTest(testing_utils.FixturesMixin, tf.test.TestCase,
@@ -333,7 +362,7 @@ class TrainWssTest(testing_utils.FixturesMixin, tf.test.TestCase,
       export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
       self.binaries.run_ok('export_model.py', model_dir=model_dir,
                            export_dir=export_dir, weights=weights)
-      serve = tf.saved_model.load(export_dir).signatures['serving_default']
+      serve = tf.saved_model.load(export_dir).signatures['serving_images']
       served[weights] = serve(images=images)['probabilities'].numpy()
       model, _, _, path = run_dir.load_trained_model(model_dir, name=weights)
       self.assertEqual(os.path.basename(path), 'ckpt-4')

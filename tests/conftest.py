@@ -2,7 +2,8 @@
 
 `tiny_records`: a session-wide tiny synthetic data set (24 train + 6 val images of
 64 px) converted to records, with a labeled / unlabeled id list, built once in a
-temp dir. `binaries`: runs the repository's scripts in a fresh interpreter
+temp dir. `sup_run`: a 4-step train_sup.py run on them, trained once a session
+for the tests of the binaries that read a run (eval, export, vis). `binaries`: runs the repository's scripts in a fresh interpreter
 (`sys.executable`, cwd = repository root), as a user would. Helpers that are not
 fixtures (the fixture binder of test classes, image writers, the subprocess runner,
 the smoke model) are in testing_utils.py.
@@ -144,3 +145,12 @@ def smoke_flags(records, model_dir, **overrides):
 @pytest.fixture(scope='session')
 def smoke_flags_fn():
   return smoke_flags
+
+
+@pytest.fixture(scope='session')
+def sup_run(tiny_records, binaries, tmp_path_factory):
+  """A finished 4-step train_sup.py run: (model_dir, process)."""
+  model_dir = str(tmp_path_factory.mktemp('sup_run'))
+  proc = binaries.run_ok('train_sup.py',
+                         **smoke_flags(tiny_records, model_dir))
+  return model_dir, proc

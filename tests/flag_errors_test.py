@@ -1,6 +1,6 @@
 """Bad flag values stop the binaries at once: one line naming the flag.
 
-Training, evaluation and export alike: the flag is refused before any run
+Training, evaluation, export and vis.py alike: the flag is refused before any run
 directory is read or made and before any model is built.
 """
 
@@ -66,6 +66,14 @@ _EXPORT_CASES = [
     (dict(input_size='x,65'), "--input_size must be a list of int, got 'x,65'."),
     (dict(checkpoint='{tmp}/ckpt-3'),
      '--checkpoint {tmp}/ckpt-3: no such checkpoint (no {tmp}/ckpt-3.index).'),
+    (dict(tflite=True), '--tflite needs --input_size=HEIGHT,WIDTH: a TFLite '
+     'model runs at a fixed size.'),
+    (dict(tflite_int8=True, record_dir='{tmp}'), '--tflite_int8 needs '
+     '--input_size=HEIGHT,WIDTH: a TFLite model runs at a fixed size.'),
+    (dict(tflite_int8=True, input_size='65,65'), '--tflite_int8 needs '
+     '--record_dir (and --split): its images calibrate the int8 quantisation.'),
+    (dict(tflite_int8=True, input_size='65,65', record_dir='{tmp}',
+          num_representative=0), '--num_representative must be >= 1, got 0.'),
 ]
 
 
@@ -91,3 +99,36 @@ def test_eval_and_export_refuse_before_reading_the_run(tmp_path, binaries,
                     message.format(tmp=tmp_path)], proc.stdout[-2000:]
   assert 'Traceback' not in proc.stdout
   assert not os.path.exists(tmp_path / 'exported')
+
+
+_VIS_CASES = [
+    (dict(), 'give one of --model_dir and --saved_model.'),
+    (dict(model_dir='{tmp}/run', saved_model='{tmp}/sm', image_dir='{tmp}'),
+     'give one of --model_dir and --saved_model.'),
+    (dict(model_dir='{tmp}/run'), 'give one of --image_dir and --record_dir.'),
+    (dict(model_dir='{tmp}/run', image_dir='{tmp}', record_dir='{tmp}'),
+     'give one of --image_dir and --record_dir.'),
+    (dict(saved_model='{tmp}/sm', image_dir='{tmp}', flip=True),
+     '--scales and --flip need --model_dir: a SavedModel serves one scale.'),
+    (dict(saved_model='{tmp}/sm', image_dir='{tmp}', weights='teacher'),
+     '--checkpoint and --weights need --model_dir: a SavedModel holds one set '
+     'of weights.'),
+    (dict(model_dir='{tmp}/run', image_dir='{tmp}', scales='0'),
+     '--scales must be one or more positive numbers, got (0.0,).'),
+    (dict(model_dir='{tmp}/run', image_dir='{tmp}', overlay_alpha=2.0),
+     '--overlay_alpha must be in [0, 1], got 2.0.'),
+]
+
+
+@pytest.mark.parametrize('flag_values, message', _VIS_CASES)
+def test_vis_refuses_before_reading_anything(tmp_path, binaries, flag_values,
+                                             message):
+  output_dir = tmp_path / 'vis'
+  values = dict(output_dir=str(output_dir))
+  values.update({k: v.format(tmp=tmp_path) if isinstance(v, str) else v
+                 for k, v in flag_values.items()})
+  proc = binaries.run('vis.py', timeout=120, **values)
+  assert proc.returncode == 1, proc.stdout[-2000:]
+  errors = [line for line in proc.stdout.splitlines() if 'FATAL' in line]
+  assert errors == ['FATAL Flags parsing error: ' + message], proc.stdout[-2000:]
+  assert not output_dir.exists()

@@ -26,6 +26,17 @@ class VisualizationTest(tf.test.TestCase):
     colours = visualization.colorize(tf.constant([[[2]]], tf.int64), palette)
     self.assertAllClose(colours[0, 0, 0], palette[2] / 255.0)
 
+  def test_overlay_blends_the_class_colours_in(self):
+    palette = descriptors.voc_palette(256)
+    images = tf.constant([[[[1.0, 1.0, 1.0], [0.2, 0.4, 0.6]]]])
+    ids = tf.constant([[[1, 0]]])
+    out = visualization.overlay(images, ids, palette, alpha=0.25).numpy()
+    self.assertEqual(out.shape, (1, 1, 2, 3))
+    self.assertAllClose(out[0, 0, 0], 0.75 + 0.25 * np.array([128, 0, 0]) / 255)
+    self.assertAllClose(out[0, 0, 1], 0.75 * np.array([0.2, 0.4, 0.6]))
+    self.assertAllClose(visualization.overlay(images, ids, palette, alpha=0.0),
+                        images)
+
   def test_heatmap_endpoints_and_clipping(self):
     out = visualization.heatmap(tf.constant([[[0.0, 1.0, 2.0]]])).numpy()
     self.assertEqual(out.shape, (1, 1, 3, 3))
