@@ -434,6 +434,9 @@ class TrainConfig(Section):
   mixed_precision: str = setting(
       '', 'Keras precision policy: "" (float32) | mixed_bfloat16 | '
       'mixed_float16.', one_of(*PRECISIONS))
+  jit_compile: bool = setting(
+      False, 'Compile each training step with XLA (for GPUs; TPUs compile '
+      'anyway). On a CPU it compiles for minutes and runs slower.')
   init_checkpoint: str = setting(
       '', 'Optional backbone checkpoint (a prefix or a directory) the run '
       'starts from.')

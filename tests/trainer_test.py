@@ -169,7 +169,7 @@ class LoadTrainedModelTest(testing_utils.FixturesMixin, tf.test.TestCase):
       run_dir.load_trained_model(model_dir)
 
 
-def _toy_loop(model_dir, train_steps, corrupt=None):
+def _toy_loop(model_dir, train_steps, corrupt=None, jit_compile=False):
   """A TrainLoop of one Dense layer (and a non-trainable variable, as batch
   norm's moving statistics are), saving every 2 steps.
 
@@ -178,12 +178,14 @@ def _toy_loop(model_dir, train_steps, corrupt=None):
     train_steps: steps to train for.
     corrupt: optional `fn(model, optimizer, loss) -> loss`, run in the step after
       the update (`optimizer.iterations` is then the step just completed).
+    jit_compile: train_cfg.jit_compile.
   """
   model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
   model.build([None, 2])
   model.moving = tf.Variable([1.0, 1.0], trainable=False, name='moving_var')
   train_cfg = dataclasses.replace(config.smoke().train, model_dir=model_dir,
-                                  train_steps=train_steps, checkpoint_every=2)
+                                  train_steps=train_steps, checkpoint_every=2,
+                                  jit_compile=jit_compile)
   optimizer = trainer.make_optimizer(train_cfg)
 
   def step_fn(batch):
@@ -202,6 +204,36 @@ def _toy_loop(model_dir, train_steps, corrupt=None):
   return trainer.TrainLoop(tf.distribute.get_strategy(), model, optimizer,
                            step_fn, dataset_fn, model_dir, train_cfg,
                            images_per_step=1)
+
+
+class JitCompileTest(tf.test.TestCase):
+
+  def test_xla_step_trains_as_the_plain_one(self):
+    weights, start = [], None
+    for jit in (False, True):
+      model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+      loop = _toy_loop(model_dir, 6, jit_compile=jit)
+      if start is None:
+        start = loop._model.get_weights()
+      loop._model.set_weights(start)  # The same initial weights.
+      loop.run(('loss', 'other'))
+      weights.append(loop._model.get_weights())
+    for plain, compiled in zip(*weights):
+      self.assertAllClose(plain, compiled, atol=1e-6)
+
+  def test_the_step_is_compiled(self):
+    # ResizeArea has no XLA kernel: only a compiled step fails on it.
+    def area(model, optimizer, loss):
+      del model, optimizer
+      # Of the loss, so that it is not folded to a constant before XLA.
+      return loss + tf.reduce_sum(tf.image.resize(
+          tf.ones([1, 4, 4, 1]) * loss, (2, 2), method='area')) * 0.0
+
+    _toy_loop(tempfile.mkdtemp(dir=self.get_temp_dir()), 2,
+              corrupt=area).run(('loss', 'other'))
+    with self.assertRaisesRegex(Exception, 'ResizeArea'):
+      _toy_loop(tempfile.mkdtemp(dir=self.get_temp_dir()), 2, corrupt=area,
+                jit_compile=True).run(('loss', 'other'))
 
 
 class NanTest(tf.test.TestCase):

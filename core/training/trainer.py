@@ -213,6 +213,9 @@ class TrainLoop(object):
   def _build_loop_fn(self, iterator, metric_names):
     strategy = self._strategy
     step_fn = self._step_fn
+    if self._cfg.jit_compile:
+      # The step alone: the iterator and the metrics stay outside XLA.
+      step_fn = tf.function(step_fn, jit_compile=True)
     metrics = [self._metric(n) for n in metric_names]
 
     def replica_step(batch):
