@@ -28,7 +28,7 @@ FIGURES = (
     ('model_images_per_s', 'PseudoSeg step, images/s'),
     ('eval_images_per_s', 'evaluation, images/s'),
     ('bare_model_images_per_s', 'bare model, images/s'),
-    ('sup_step_gflop', 'supervised step, GFLOP (counted)'),
+    ('sup_step_gflop', 'supervised step, GFLOP (3 x counted forward)'),
     ('train_gflops', 'supervised training, GFLOP/s'),
     ('matmul_gflops', 'matmul peak, GFLOP/s'),
 )

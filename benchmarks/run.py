@@ -62,10 +62,10 @@ def _sizes(quick, config):
                 matmul_n=256)
   if quick:
     return dict(repeats=3, steps=10, binary_steps=100, input_batches=20,
-                num_train=120, num_val=20, image_size=128, num_labeled=20,
+                num_train=120, num_val=100, image_size=128, num_labeled=20,
                 matmul_n=2048)
   return dict(repeats=5, steps=25, binary_steps=400, input_batches=50,
-              num_train=200, num_val=50, image_size=128, num_labeled=20,
+              num_train=200, num_val=200, image_size=128, num_labeled=20,
               matmul_n=2048)
 
 
@@ -126,10 +126,12 @@ def _in_process(cfg, sizes, skip):
     results['model_images_per_s'] = paired_images / results['pseudoseg_step_s']
     results['sup_model_images_per_s'] = batch_images / results['sup_step_s']
   if 'flops' not in skip:
-    batch = next(iter(labeled))
-    results['sup_step_gflop'] = steps.counted_flops(sup_step, batch) / 1e9
-    results['pseudoseg_step_gflop'] = steps.counted_flops(
-        wss_step, next(iter(paired))) / 1e9
+    images = next(iter(labeled))['image']
+    # Trained passes cost 3 forwards (steps.py); PseudoSeg trains on the
+    # labeled and the strong view and runs the teacher on the weak one.
+    results['sup_step_gflop'] = 3 * steps.forward_flops(model, images) / 1e9
+    results['pseudoseg_step_gflop'] = 7 * steps.forward_flops(
+        wss_model, images) / 1e9
     if 'sup_step_s' in results:
       results['train_gflops'] = results['sup_step_gflop'] / results['sup_step_s']
       results['pseudoseg_train_gflops'] = (results['pseudoseg_step_gflop'] /

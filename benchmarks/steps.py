@@ -3,9 +3,14 @@
 
 Three steps on one model, batch and crop: ours supervised, ours PseudoSeg (equal
 labeled and unlabeled batches), and Model Garden's own
-`SemanticSegmentationTask.train_step`. FLOPs are counted on the traced graph of
-one step (tf.compat.v1.profiler's float_ops: forward, backward and update, as
-the graph holds them).
+`SemanticSegmentationTask.train_step`.
+
+FLOPs: tf.compat.v1.profiler's float_ops counted on the traced graph of one
+forward pass (inference mode) of the batch; a trained pass costs 3 forwards
+(forward, and a backward of twice its cost), the convention of MLPerf and the
+scaling literature. On the whole step's graph the profiler counts about 3 times
+that again (its gradient-op statistics are not meant for this), so it is not
+used.
 """
 
 import functools
@@ -65,10 +70,10 @@ def model_garden_step(model, optimizer, ignore_label):
   return step
 
 
-def counted_flops(step_fn, batch):
-  """Float operations in the graph of one `step_fn(batch)` (per replica)."""
-  fn = tf.function(step_fn).get_concrete_function(
-      tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), batch))
+def forward_flops(model, images):
+  """Float operations of one inference-mode forward pass of `images`."""
+  fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+      tf.TensorSpec(images.shape, images.dtype))
   options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
   profile = tf.compat.v1.profiler.profile(fn.graph, options=options)
