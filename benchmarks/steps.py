@@ -76,7 +76,13 @@ def forward_flops(model, images):
       tf.TensorSpec(images.shape, images.dtype))
   options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
-  profile = tf.compat.v1.profiler.profile(fn.graph, options=options)
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel('ERROR')  # The v1 profiler's deprecation notices.
+  try:
+    profile = tf.compat.v1.profiler.profile(fn.graph, options=options)
+  finally:
+    logger.setLevel(level)
   return int(profile.total_float_ops)
 
 
