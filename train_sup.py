@@ -19,7 +19,7 @@ from cli import experiment_lib
 from cli import flags as flags_lib
 from launch import app as launch_app
 
-flags_lib.define_flags(flags_lib.SUPERVISED_SECTIONS)
+flags_lib.define_flags(flags_lib.SUPERVISED_SECTIONS, binary='train_sup.py')
 
 
 def main(argv):

@@ -25,7 +25,8 @@ from cli import flags as flags_lib
 from launch import app as launch_app
 
 flags_lib.define_flags(flags_lib.PSEUDOSEG_SECTIONS,
-                       overrides={'pseudoseg_heads': True})
+                       overrides={'pseudoseg_heads': True},
+                       binary='train_wss.py')
 
 
 def main(argv):

@@ -13,6 +13,7 @@ from absl import flags
 import tensorflow as tf
 
 from core import config as config_lib
+from core import experiments
 
 SUPERVISED_SECTIONS = ('model', 'data', 'train')
 PSEUDOSEG_SECTIONS = ('model', 'data', 'strong_aug', 'pseudo_label', 'loss',
@@ -22,6 +23,8 @@ PSEUDOSEG_SECTIONS = ('model', 'data', 'strong_aug', 'pseudo_label', 'loss',
 REQUIRED = ('record_dir', 'model_dir')
 
 _HOLDERS = {}
+# (binary, --experiment, --allow_random_init) once define_flags gave a binary.
+_EXPERIMENT = {}
 
 
 def _define(name, default, help_text, flag_values):
@@ -38,14 +41,28 @@ def _define(name, default, help_text, flag_values):
   return flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
 
 
-def define_flags(sections, overrides=None, flag_values=flags.FLAGS):
+def define_flags(sections, overrides=None, flag_values=flags.FLAGS,
+                 binary=None):
   """Defines one absl flag per config field of the given sections.
 
   Args:
     sections: names of ExperimentConfig fields to expose.
     overrides: optional {field: default} to change a default for this binary.
     flag_values: the FlagValues to define them in (tests pass their own).
+    binary: the binary's file name ('train_wss.py'): also defines
+      --experiment (core/experiments.py: a named config that the flags given
+      then override) and --allow_random_init.
   """
+  if binary:
+    _EXPERIMENT['binary'] = binary
+    _EXPERIMENT['name'] = flags.DEFINE_string(
+        'experiment', '', 'A named configuration to start from (the flags '
+        'given override it); "list" prints those of this binary.',
+        flag_values=flag_values)
+    _EXPERIMENT['allow_random_init'] = flags.DEFINE_bool(
+        'allow_random_init', False, 'Let a paper recipe (--experiment) start '
+        'without --init_checkpoint, from random weights.',
+        flag_values=flag_values)
   base = config_lib.ExperimentConfig()
   overrides = overrides or {}
   for section in sections:
@@ -89,15 +106,62 @@ def config_from_flags():
     SystemExit: a required flag is missing or a setting has a value it does
       not allow; the message names the flag and what it allows.
   """
+  experiment = _chosen_experiment()
+  base = experiment.build() if experiment else config_lib.ExperimentConfig()
   sections = {}
   for (section, name), (holder, field) in _HOLDERS.items():
-    if name in REQUIRED and not holder.value:
-      raise _usage_error('--%s is required.' % name)
-    sections.setdefault(section, {})[name] = _field_value(field, holder.value)
+    # Over an experiment, only the flags given on the command line count.
+    if experiment is None or holder.present:
+      sections.setdefault(section, {})[name] = _field_value(field,
+                                                            holder.value)
   try:
-    return config_lib.replace(config_lib.ExperimentConfig(), **sections)
+    cfg = config_lib.replace(base, **sections)
   except config_lib.ConfigError as e:
     raise _usage_error(e.as_flags() + '.') from None
+  for (section, name) in _HOLDERS:
+    if name in REQUIRED and not getattr(getattr(cfg, section), name):
+      raise _usage_error('--%s is required.' % name)
+  if (experiment and experiment.needs_init_checkpoint and
+      not cfg.train.init_checkpoint and
+      not _EXPERIMENT['allow_random_init'].value):
+    raise _usage_error(
+        '--experiment=%s is the paper\'s recipe, which starts from an '
+        'ImageNet backbone: give --init_checkpoint (README "ImageNet '
+        'backbones"), or --allow_random_init to train from random weights.' %
+        experiment.name)
+  return cfg
+
+
+def experiment_list(binary):
+  """The lines --experiment=list prints: the experiments `binary` runs."""
+  lines = []
+  for name in experiments.names():
+    experiment = experiments.get(name)
+    if experiment.binary == binary:
+      lines.append('%-36s %s' % (name, experiment.summary))
+  return lines
+
+
+def _chosen_experiment():
+  """The Experiment of --experiment (None without one); prints the list and
+  exits for --experiment=list."""
+  if not _EXPERIMENT:
+    return None
+  name = _EXPERIMENT['name'].value
+  binary = _EXPERIMENT['binary']
+  if not name:
+    return None
+  if name == 'list':
+    print('\n'.join(experiment_list(binary)))
+    raise SystemExit(0)
+  try:
+    experiment = experiments.get(name)
+  except KeyError as e:
+    raise _usage_error('--experiment: %s' % e.args[0]) from None
+  if experiment.binary != binary:
+    raise _usage_error('--experiment=%s is run by %s, not %s.' % (
+        name, experiment.binary, binary))
+  return experiment
 
 
 def define_weights_flag():

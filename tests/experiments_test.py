@@ -1,0 +1,97 @@
+"""Tests for core/experiments.py and --experiment: every preset is a valid
+config; the paper's recipes hold the paper's values; the flags given override a
+preset and only those; a recipe from an ImageNet backbone refuses to start
+without one."""
+
+import json
+import os
+
+import pytest
+
+from core import experiments
+from tests import conftest
+
+
+def test_every_preset_builds_a_valid_config():
+  names = experiments.names()
+  assert len(names) == 15 + 5 + 2
+  for name in names:
+    cfg = experiments.get(name).build()
+    assert cfg.model.pseudoseg_heads == (
+        experiments.get(name).binary == 'train_wss.py'), name
+
+
+def test_the_list_runs_92_before_183():
+  names = [n for n in experiments.names() if n.startswith('voc_r101_sup_')]
+  assert names == ['voc_r101_sup_%d' % n for n in (92, 183, 366, 732, 1464)]
+
+
+def test_voc_recipe_holds_the_papers_values():
+  cfg = experiments.get('voc_r101_pseudoseg_image_labels_366').build()
+  assert (cfg.model.backbone, cfg.model.output_stride) == ('resnet101', 16)
+  assert cfg.data.crop_size == (513, 513)
+  assert (cfg.train.batch_size, cfg.train.unlabeled_batch_size) == (64, 64)
+  assert cfg.train.train_steps == 30000
+  assert (cfg.train.base_learning_rate, cfg.train.lr_power,
+          cfg.train.momentum, cfg.train.warmup_steps) == (0.007, 0.9, 0.9, 0)
+  assert cfg.model.weight_decay == 4e-5
+  assert cfg.data.labeled_ids == 'data/voc/splits/labeled_366_seed0.txt'
+  assert (cfg.data.train_split, cfg.data.unlabeled_split) == ('train',
+                                                             'train_aug')
+  assert cfg.data.use_image_labels
+  assert cfg.pseudo_label.temperature == 0.5
+  assert not experiments.get('voc_r101_pseudoseg_366').build(
+  ).data.use_image_labels
+  assert experiments.get('voc_r101_sup_366').needs_init_checkpoint
+  coco = experiments.get('coco_r101_pseudoseg_128').build()
+  assert coco.train.train_steps == 200000
+  assert coco.data.labeled_ids == 'data/coco/splits/labeled_1of128.txt'
+
+
+def test_unknown_name_lists_how_to_see_them():
+  with pytest.raises(KeyError, match='--experiment=list'):
+    experiments.get('voc_r50_sup_92')
+
+
+def test_list_prints_this_binarys_experiments(binaries):
+  proc = binaries.run('train_wss.py', timeout=120, experiment='list')
+  assert proc.returncode == 0, proc.stdout
+  names = [line.split()[0] for line in proc.stdout.splitlines()
+           if line.startswith(('voc_', 'coco_', 'smoke'))]
+  assert 'voc_r101_pseudoseg_92' in names
+  assert 'coco_r101_pseudoseg_512' in names
+  assert 'voc_r101_sup_92' not in names  # A train_sup.py experiment.
+
+
+@pytest.mark.parametrize('script,flag_values,message', [
+    ('train_sup.py', dict(experiment='voc_r101_sup_92'),
+     'give --init_checkpoint'),
+    ('train_sup.py', dict(experiment='voc_r101_pseudoseg_92'),
+     'is run by train_wss.py, not train_sup.py'),
+    ('train_wss.py', dict(experiment='voc_r101_pseudoseg_92',
+                          crop_size='0,0'), '--crop_size'),
+    ('train_wss.py', dict(experiment='nope'), "No experiment 'nope'"),
+])
+def test_refused_in_one_line(tmp_path, binaries, script, flag_values, message):
+  proc = binaries.run(script, timeout=120, model_dir=str(tmp_path / 'run'),
+                      **flag_values)
+  assert proc.returncode != 0
+  assert message in proc.stdout, proc.stdout
+  assert 'Traceback' not in proc.stdout
+  assert not os.path.exists(str(tmp_path / 'run'))
+
+
+def test_flags_given_override_the_preset(tmp_path, binaries, tiny_records):
+  model_dir = str(tmp_path / 'run')
+  binaries.run_ok('train_sup.py', experiment='smoke',
+                  record_dir=tiny_records.record_dir,
+                  labeled_ids=tiny_records.labeled_ids, model_dir=model_dir,
+                  train_steps=2, crop_size='33,33')
+  with open(os.path.join(model_dir, 'config.json')) as f:
+    cfg = json.load(f)
+  # Given: train_steps, crop_size. Not given: the preset's, not the flags'
+  # defaults (smoke's batch 2 and width 0.35 against 8 and 1.0).
+  assert cfg['train']['train_steps'] == 2
+  assert cfg['data']['crop_size'] == [33, 33]
+  assert cfg['train']['batch_size'] == conftest.SMOKE_FLAGS['batch_size']
+  assert cfg['model']['width_multiplier'] == 0.35
