@@ -5,11 +5,12 @@ flags given on the command line then override it.
   voc_r101_{sup,pseudoseg,pseudoseg_image_labels}_{92,183,366,732,1464}
       the paper's VOC 2012 recipe (SPEC.md): DilatedResNet-101 at output stride
       16, crop 513, 30k steps, batch 64 (+ 64 unlabeled), LR 0.007 poly 0.9,
-      momentum 0.9, weight decay 4e-5; labeled ids from create_splits.py's
-      lists under data/voc/splits, the unlabeled stream all of train_aug.
+      momentum 0.9, weight decay 4e-5; the shipped labeled lists
+      (datasets/split_lists: the official 16_clean_3, 8_clean, 4_clean, and
+      the classic 732 and 1464), the unlabeled stream all of train_aug.
   coco_r101_pseudoseg_{512,256,128,64,32}
-      the same on COCO 2017: 1/N of train labeled (data/coco/splits/
-      labeled_1ofN.txt), all of train unlabeled, 200k steps.
+      the same on COCO 2017: the official 1/N list of train labeled, all of
+      train unlabeled, 200k steps.
   smoke
       a model and schedule that train in seconds on a CPU.
 
@@ -19,12 +20,31 @@ otherwise.
 """
 
 import dataclasses
+import os
 from typing import Callable, Dict, Tuple
 
 from core import config as config_lib
 
 VOC_LABELED = (92, 183, 366, 732, 1464)
 COCO_FRACTIONS = (512, 256, 128, 64, 32)
+
+# The shipped labeled lists (datasets/split_lists/README.md names their sources).
+SPLIT_LISTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'datasets',
+    'split_lists')
+_VOC_LISTS = {92: '16_clean_3', 183: '8_clean', 366: '4_clean',
+              732: 'classic_732', 1464: 'classic_1464'}
+
+
+def voc_list(num_labeled):
+  """The shipped VOC list of `num_labeled` images (the official one where the
+  paper released it)."""
+  return os.path.join(SPLIT_LISTS, 'voc', _VOC_LISTS[num_labeled] + '.txt')
+
+
+def coco_list(fraction):
+  """The shipped COCO list of 1/`fraction` of train (the official one)."""
+  return os.path.join(SPLIT_LISTS, 'coco', '1of%d.txt' % fraction)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +113,7 @@ def _voc(num_labeled, kind):
   pseudoseg = kind != 'sup'
   cfg = _paper(30000, pseudoseg, record_dir='data/voc/tfrecord',
                dataset='pascal_voc_seg', train_split='train',
-               labeled_ids='data/voc/splits/labeled_%d_seed0.txt' % num_labeled,
+               labeled_ids=voc_list(num_labeled),
                unlabeled_split='train_aug',
                use_image_labels=kind == 'pseudoseg_image_labels')
   if pseudoseg:
@@ -105,7 +125,7 @@ def _voc(num_labeled, kind):
 def _coco(fraction):
   cfg = _paper(200000, True, record_dir='data/coco/tfrecord',
                dataset='coco', train_split='train',
-               labeled_ids='data/coco/splits/labeled_1of%d.txt' % fraction,
+               labeled_ids=coco_list(fraction),
                unlabeled_split='train')
   return config_lib.replace(cfg, pseudo_label=dict(
       temperature=0.5, pseudo_src='avg', logit_norm='global'))

@@ -5,10 +5,12 @@ without one."""
 
 import json
 import os
+import re
 
 import pytest
 
 from core import experiments
+from datasets import splits
 from tests import conftest
 
 
@@ -35,7 +37,8 @@ def test_voc_recipe_holds_the_papers_values():
   assert (cfg.train.base_learning_rate, cfg.train.lr_power,
           cfg.train.momentum, cfg.train.warmup_steps) == (0.007, 0.9, 0.9, 0)
   assert cfg.model.weight_decay == 4e-5
-  assert cfg.data.labeled_ids == 'data/voc/splits/labeled_366_seed0.txt'
+  assert cfg.data.labeled_ids == experiments.voc_list(366)
+  assert cfg.data.labeled_ids.endswith('datasets/split_lists/voc/4_clean.txt')
   assert (cfg.data.train_split, cfg.data.unlabeled_split) == ('train',
                                                              'train_aug')
   assert cfg.data.use_image_labels
@@ -45,7 +48,27 @@ def test_voc_recipe_holds_the_papers_values():
   assert experiments.get('voc_r101_sup_366').needs_init_checkpoint
   coco = experiments.get('coco_r101_pseudoseg_128').build()
   assert coco.train.train_steps == 200000
-  assert coco.data.labeled_ids == 'data/coco/splits/labeled_1of128.txt'
+  assert coco.data.labeled_ids.endswith('datasets/split_lists/coco/1of128.txt')
+
+
+def test_shipped_lists_read_back_with_their_sizes():
+  voc = {n: splits.read_id_list(experiments.voc_list(n))
+         for n in experiments.VOC_LABELED}
+  assert {n: len(set(ids)) for n, ids in voc.items()} == {
+      n: n for n in experiments.VOC_LABELED}
+  # Every VOC list is a subset of VOC 2012 train (classic_1464 is all of it).
+  for n, ids in voc.items():
+    assert set(ids) <= set(voc[1464]), n
+    assert all(re.fullmatch(r'20\d\d_\d{6}', i) for i in ids), n
+  for name in ('16_clean_14', '16_clean_20'):
+    ids = splits.read_id_list(os.path.join(experiments.SPLIT_LISTS, 'voc',
+                                           name + '.txt'))
+    assert len(set(ids)) == 92 and set(ids) <= set(voc[1464])
+  # COCO 2017 train has 118287 images: 1/N of them, rounded up.
+  for fraction in experiments.COCO_FRACTIONS:
+    ids = splits.read_id_list(experiments.coco_list(fraction))
+    assert len(set(ids)) == -(-118287 // fraction), fraction
+    assert all(re.fullmatch(r'\d{12}', i) for i in ids), fraction
 
 
 def test_unknown_name_lists_how_to_see_them():
