@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from benchmarks import configs as benchmark_configs
 from tests import testing_utils
 
 ROOT = testing_utils.ROOT
@@ -23,11 +24,7 @@ ROOT = testing_utils.ROOT
 
 def embedded_flags():
   """The EMBEDDED_FLAGS array of scripts/embedded_flags.sh (the main job's model)."""
-  return subprocess.run(
-      ['bash', '-c', 'source scripts/embedded_flags.sh && '
-       'printf "%s\\n" "${EMBEDDED_FLAGS[@]}"'],
-      cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
-      timeout=60).stdout.split()
+  return list(benchmark_configs.embedded_flags())
 
 # Flags that shrink a run to CPU seconds (core.config.smoke() as flags).
 SMOKE_FLAGS = {
