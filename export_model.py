@@ -30,10 +30,7 @@ from absl import flags
 from absl import logging
 
 from cli import flags as flags_lib
-from cli import predict_lib
 from core import config as config_lib
-from core.serving import export
-from core.training import run_dir
 from launch import app as launch_app
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Training run directory.',
@@ -74,11 +71,18 @@ def main(argv):
       raise flags_lib.usage_error(
           '--%s needs --input_size=HEIGHT,WIDTH: a TFLite model runs at a '
           'fixed size.' % holder.name)
+  if _TFLITE_INT8.value and not _RECORD_DIR.value:
+    raise flags_lib.usage_error(
+        '--tflite_int8 needs --record_dir (and --split): its images calibrate '
+        'the int8 quantisation.')
+  # Imported once the flags are checked: a mistyped flag fails at once, not
+  # after TensorFlow's start-up.
+  # pylint: disable=g-import-not-at-top
+  from cli import predict_lib
+  from core.serving import export
+  from core.training import run_dir
+  # pylint: enable=g-import-not-at-top
   if _TFLITE_INT8.value:
-    if not _RECORD_DIR.value:
-      raise flags_lib.usage_error(
-          '--tflite_int8 needs --record_dir (and --split): its images '
-          'calibrate the int8 quantisation.')
     predict_lib.check_split(_RECORD_DIR.value, _SPLIT.value)
   model, _, _, path = run_dir.load_trained_model(
       _MODEL_DIR.value, checkpoint, _WEIGHTS.value)

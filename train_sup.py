@@ -15,7 +15,6 @@ from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-ord
 
 from absl import logging
 
-from cli import experiment_lib
 from cli import flags as flags_lib
 from launch import app as launch_app
 
@@ -25,6 +24,9 @@ flags_lib.define_flags(flags_lib.SUPERVISED_SECTIONS, binary='train_sup.py')
 def main(argv):
   del argv
   cfg = flags_lib.config_from_flags()
+  # Imported once the flags are checked: a mistyped flag fails at once, not
+  # after TensorFlow's start-up.
+  from cli import experiment_lib  # pylint: disable=g-import-not-at-top
   descriptor = experiment_lib.dataset_info(cfg)
   task = experiment_lib.build_task(cfg, descriptor, pseudoseg=False)
   experiment_lib.train(cfg, task,

@@ -18,9 +18,7 @@ from launch import quiet_start  # pylint: disable=unused-import,g-bad-import-ord
 
 from absl import app
 from absl import logging
-import tensorflow as tf
 
-from cli import experiment_lib
 from cli import flags as flags_lib
 from launch import app as launch_app
 
@@ -34,6 +32,12 @@ def main(argv):
   cfg = flags_lib.config_from_flags()
   if not cfg.model.pseudoseg_heads:
     raise app.UsageError('train_wss.py needs --pseudoseg_heads.')
+  # Imported once the flags are checked: a mistyped flag fails at once, not
+  # after TensorFlow's start-up.
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from cli import experiment_lib
+  # pylint: enable=g-import-not-at-top
   descriptor = experiment_lib.dataset_info(cfg)
   task = experiment_lib.build_task(cfg, descriptor, pseudoseg=True)
   labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)

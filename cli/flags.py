@@ -10,7 +10,6 @@ field declares are held to the same rule by `checked` and `checked_checkpoint`.
 import dataclasses
 
 from absl import flags
-import tensorflow as tf
 
 from core import config as config_lib
 from core import experiments
@@ -222,7 +221,12 @@ def checked_checkpoint(holder):
     SystemExit: naming the flag and the missing checkpoint.
   """
   path = holder.value
-  if path and not tf.io.gfile.exists(path + '.index'):
+  if not path:
+    return path
+  # TensorFlow's file system (gs:// and the like), loaded only for a path given:
+  # the binaries check their flags without loading TensorFlow.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if not tf.io.gfile.exists(path + '.index'):
     raise _usage_error('--%s %s: no such checkpoint (no %s.index).' % (
         holder.name, path, path))
   return path

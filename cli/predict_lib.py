@@ -133,7 +133,8 @@ class ModelPredictor(object):
     self._predict = tf.function(
         lambda images: evaluator.predict_probabilities(model, images, scales,
                                                        flip),
-        input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+        input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)],
+        autograph=False)
 
   def __call__(self, image):
     """uint8 [h, w, 3] -> (class ids [h, w] int32, probabilities [h, w, C])."""

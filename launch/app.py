@@ -12,6 +12,7 @@ This package is a leaf: it imports no other package of the project, so that the
 conversion tools in datasets/ and the binaries can both use it.
 """
 
+import os
 import sys
 
 from absl import app
@@ -58,6 +59,11 @@ def run(main, argv=None):
   def guarded(args):
     try:
       return main(args)
+    except BrokenPipeError:
+      # The reader of the output went away (`... | head`): stop quietly, as a
+      # pipe's writer does, without a message about it.
+      os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+      sys.exit(1)
     except user_errors() as e:  # pylint: disable=catching-non-exception
       if _VERBOSE.value:
         raise

@@ -160,7 +160,7 @@ def pseudo_label_report(model, dataset, num_classes, ignore_label=255,
                          functools.partial(cam_lib.classes_from_logits,
                                            min_share=cam_class_min_share))
 
-  @tf.function
+  @tf.function(autograph=False)
   def score(batch):
     images, label = batch['image'], batch['label']
     present = input_pipeline.batch_class_multi_hot(label, num_classes)

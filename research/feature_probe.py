@@ -88,7 +88,7 @@ def _fit_linear(train_x, train_y, num_outputs, loss_fn, steps, learning_rate,
   bias = tf.Variable(tf.zeros([num_outputs]))
   optimizer = tf.keras.optimizers.Adam(learning_rate)
 
-  @tf.function
+  @tf.function(autograph=False)
   def step():
     with tf.GradientTape() as tape:
       logits = tf.matmul(a, weights) + bias

@@ -132,3 +132,31 @@ def test_vis_refuses_before_reading_anything(tmp_path, binaries, flag_values,
   errors = [line for line in proc.stdout.splitlines() if 'FATAL' in line]
   assert errors == ['FATAL Flags parsing error: ' + message], proc.stdout[-2000:]
   assert not output_dir.exists()
+
+
+# Runs a binary in-process with a bad flag, then says whether TensorFlow was loaded.
+_CHECK_WITHOUT_TENSORFLOW = r'''
+import runpy, sys
+sys.argv = [sys.argv[1]] + sys.argv[2:]
+try:
+  runpy.run_path(sys.argv[0], run_name='__main__')
+except SystemExit as e:
+  print('exit status', e.code)
+print('tensorflow loaded:', 'tensorflow' in sys.modules)
+'''
+
+
+@pytest.mark.parametrize('script, args', [
+    ('train_sup.py', ['--record_dir=r', '--model_dir=m', '--train_steps=0']),
+    ('train_wss.py', ['--record_dir=r', '--model_dir=m', '--batch_size=0']),
+    ('train_sup_eval.py', ['--model_dir=m', '--scales=0']),
+    ('export_model.py', ['--model_dir=m', '--export_dir=e', '--tflite']),
+    ('vis.py', ['--output_dir=o', '--model_dir=m']),
+])
+def test_flags_are_checked_before_tensorflow_loads(binaries, script, args):
+  # A mistyped flag costs a user a second, not TensorFlow's start-up.
+  proc = binaries.run_python(_CHECK_WITHOUT_TENSORFLOW, [script] + args,
+                             timeout=60)
+  assert 'FATAL Flags parsing error' in proc.stdout, proc.stdout[-2000:]
+  assert 'exit status' in proc.stdout, proc.stdout[-2000:]
+  assert 'tensorflow loaded: False' in proc.stdout, proc.stdout[-2000:]

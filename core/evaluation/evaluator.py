@@ -69,7 +69,7 @@ class Evaluator(object):
                flip=False):
     self._num_classes = num_classes
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def predict(images, labels):
       probs = predict_probabilities(model, images, tuple(scales), flip)
       preds = tf.argmax(probs, axis=-1, output_type=tf.int32)

@@ -64,7 +64,7 @@ class SegmentationServing(tf.Module):
     logits = tf.image.resize(logits, tf.shape(images)[1:3], method='bilinear')
     return tf.nn.softmax(logits)
 
-  @tf.function
+  @tf.function(autograph=False)
   def serve(self, images):
     probabilities = self.probabilities(images)
     return {
@@ -86,7 +86,7 @@ class SegmentationServing(tf.Module):
     logits = tf.image.resize(logits, size, method='bilinear')
     return tf.nn.softmax(logits)[0]
 
-  @tf.function
+  @tf.function(autograph=False)
   def serve_bytes(self, image_bytes):
     # Decoding twice (sizes first) costs little next to the model, and lets
     # every image's outputs be padded to the request's largest size in the one

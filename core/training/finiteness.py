@@ -32,7 +32,7 @@ def saved_variables(items):
   return named
 
 
-@tf.function
+@tf.function(autograph=False)
 def _finite(variables):
   """[len(variables)] bool: whether each variable holds finite values only."""
   return tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables])

@@ -151,7 +151,7 @@ class TrainLoop(object):
     # model each time); None without pictures.
     self._vis_fn = None
     if image_summary_fn is not None:
-      self._vis_fn = tf.function(
+      self._vis_fn = tf.function(autograph=False)(
           lambda batch: strategy.run(image_summary_fn, args=(batch,)))
     self._metrics = {}
     self._saved_items = dict(model=model, optimizer=optimizer,
@@ -215,7 +215,7 @@ class TrainLoop(object):
     step_fn = self._step_fn
     if self._cfg.jit_compile:
       # The step alone: the iterator and the metrics stay outside XLA.
-      step_fn = tf.function(step_fn, jit_compile=True)
+      step_fn = tf.function(step_fn, jit_compile=True, autograph=False)
     metrics = [self._metric(n) for n in metric_names]
 
     def replica_step(batch):
@@ -223,10 +223,17 @@ class TrainLoop(object):
       for name, m in zip(metric_names, metrics):
         m.update_state(out[name])
 
-    @tf.function
+    # The project's graph code is written without Python branches on tensors,
+    # so AutoGraph's source conversion (of the step, the model's layers and
+    # what they call) is skipped: it would only add seconds to every start.
+    @tf.function(autograph=False)
     def loop_fn(num_steps):
-      for _ in tf.range(num_steps):
+
+      def body(i):
         strategy.run(replica_step, args=(next(iterator),))
+        return (i + 1,)
+
+      tf.while_loop(lambda i: i < num_steps, body, (tf.constant(0),))
 
     return loop_fn
 
