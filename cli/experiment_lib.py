@@ -97,9 +97,17 @@ def build_task(cfg, descriptor, pseudoseg):
              palette=descriptor.palette)
 
 
-def _start_index(ctx, global_batch, start_step):
+def _step_batch(cfg, ctx, global_batch):
+  """(per-replica batch of one step, examples of the whole step): a step reads
+  --grad_accum_steps micro-batches of `global_batch`, one after another."""
+  num_micro = cfg.train.grad_accum_steps
+  return (ctx.get_per_replica_batch_size(global_batch) * num_micro,
+          global_batch * num_micro)
+
+
+def _start_index(ctx, step_examples, start_step):
   """Examples this input pipeline consumed before `start_step`."""
-  return start_step * global_batch // ctx.num_input_pipelines
+  return start_step * step_examples // ctx.num_input_pipelines
 
 
 _LABELED_MASKS = 'The labeled stream trains on masks'
@@ -119,11 +127,12 @@ def labeled_dataset_fn(cfg, descriptor):
   scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
 
   def fn(ctx, start_step):
-    batch = cfg.train.batch_size
+    batch, step_examples = _step_batch(cfg, ctx, cfg.train.batch_size)
     return input_pipeline.labeled_dataset(
-        files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
+        files, batch, tuple(cfg.data.crop_size),
         descriptor.num_classes, ids=ids, is_training=True, scales=scales,
-        seed=cfg.train.seed, start_index=_start_index(ctx, batch, start_step),
+        seed=cfg.train.seed,
+        start_index=_start_index(ctx, step_examples, start_step),
         shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx,
         # A labeled subset is held in memory: later epochs do not re-read and
         # filter every record of the split.
@@ -145,13 +154,15 @@ def unlabeled_dataset_fn(cfg, descriptor, include_weak_label=False):
   scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
 
   def fn(ctx, start_step):
-    batch = cfg.train.unlabeled_batch_size
+    batch, step_examples = _step_batch(cfg, ctx,
+                                       cfg.train.unlabeled_batch_size)
     return input_pipeline.unlabeled_dataset(
-        files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
+        files, batch, tuple(cfg.data.crop_size),
         descriptor.num_classes, ids=ids,
         strong_aug=dataclasses.asdict(cfg.strong_aug),
         use_image_labels=cfg.data.use_image_labels, scales=scales,
-        seed=cfg.train.seed + 1, start_index=_start_index(ctx, batch, start_step),
+        seed=cfg.train.seed + 1,
+        start_index=_start_index(ctx, step_examples, start_step),
         shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx,
         include_weak_label=include_weak_label)
   return fn

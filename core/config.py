@@ -410,10 +410,21 @@ class TrainConfig(Section):
   image_summary_every: int = setting(
       500, 'Steps between two TensorBoard pictures.', in_range(1))
   keep_checkpoints: int = setting(3, 'Checkpoints kept on disk.', in_range(1))
-  batch_size: int = setting(8, 'Labeled images per step (global).',
-                            in_range(1))
+  batch_size: int = setting(
+      8, 'Labeled images per step (global; per micro-batch with '
+      '--grad_accum_steps).', in_range(1))
   unlabeled_batch_size: int = setting(
-      8, 'Unlabeled images per step (global).', in_range(1))
+      8, 'Unlabeled images per step (global; per micro-batch with '
+      '--grad_accum_steps).', in_range(1))
+  grad_accum_steps: int = setting(
+      1, 'Gradient accumulation: each step computes the gradients of this '
+      'many micro-batches of --batch_size (+ --unlabeled_batch_size) images, '
+      'one after another, and applies their mean in one update, so an update '
+      'sees N times the batch at the memory of one micro-batch (the '
+      'convention of Keras\'s gradient_accumulation_steps). Steps, the '
+      'learning-rate schedule, the EMA teacher, checkpoints and summaries '
+      'count updates. Batch-norm statistics are those of each micro-batch.',
+      in_range(1))
   base_learning_rate: float = setting(
       0.007, 'Learning rate at the start of the poly schedule.',
       in_range(0.0, low_open=True))

@@ -83,10 +83,15 @@ result = {'replicas': strategy.num_replicas_in_sync}
 # The supervised step runs under MirroredStrategy in the train_sup.py test below;
 # each extra model here costs ~25 s of tracing on 2 CPU cores. The second run adds
 # the EMA teacher (merge_call update of mirrored and batch-norm variables) and
-# CutMix (per-replica seeds).
+# CutMix (per-replica seeds); the third accumulates the gradients of two
+# micro-batches per step, with the all-reduces of the global logit norm and of
+# distribution alignment inside each micro-batch.
 for name, options in (('pseudoseg', {}),
                       ('pseudoseg_ema_cutmix', {'ema_decay': 0.9,
-                                                'cutmix': True})):
+                                                'cutmix': True}),
+                      ('pseudoseg_accum', {'grad_accum_steps': 2,
+                                           'ema_decay': 0.9,
+                                           'distribution_alignment': 0.5})):
   cfg = config.override(
       dataclasses.replace(base, train=train_cfg), pseudoseg_heads=True,
       use_image_labels=True, **options)
@@ -501,8 +506,9 @@ class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
     self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
     result = _last_json(proc.stdout)
     self.assertEqual(result['replicas'], 2)
-    for name in ('pseudoseg', 'pseudoseg_ema_cutmix'):
+    for name in ('pseudoseg', 'pseudoseg_ema_cutmix', 'pseudoseg_accum'):
       run = result[name]
+      # Updates, not micro-batches.
       self.assertEqual(run['step'], 4, msg=name)
       self.assertEqual(run['copies'], 2, msg=name)
       self.assertTrue(run['copies_equal'], msg=name)
@@ -513,10 +519,10 @@ class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
       self.assertIsNotNone(
           tf.train.latest_checkpoint(os.path.join(model_dir, name)))
       self.assertGreater(run['metrics']['unsup_loss'], 0.0, msg=name)
-    ema_run = result['pseudoseg_ema_cutmix']
-    self.assertTrue(ema_run['teacher_copies_equal'])
-    self.assertGreater(ema_run['teacher_moved'], 0.0)
-    self.assertGreater(ema_run['teacher_lags'], 0.0)
+    for ema_run in (result['pseudoseg_ema_cutmix'], result['pseudoseg_accum']):
+      self.assertTrue(ema_run['teacher_copies_equal'])
+      self.assertGreater(ema_run['teacher_moved'], 0.0)
+      self.assertGreater(ema_run['teacher_lags'], 0.0)
     names = [n for n, _ in tf.train.list_variables(os.path.join(
         model_dir, 'pseudoseg_ema_cutmix'))]
     self.assertTrue(any(n.startswith('teacher/') for n in names))

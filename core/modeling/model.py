@@ -441,13 +441,43 @@ def restore_backbone(model: PseudoSegModel, ckpt_path: str):
     raise ValueError(
         f'Checkpoint {path!r} holds no backbone (expected variables under '
         f'"backbone/" or "model/backbone/").')
+  does_not_fit = (
+      f'The backbone in checkpoint {path!r} does not fit this model\'s '
+      f'{model.config.backbone!r} backbone (width '
+      f'{model.config.width_multiplier}, output stride '
+      f'{model.config.output_stride})')
+  # Checked before anything is read, so that a checkpoint of another backbone
+  # names its first mismatch in the backbone's own order and leaves the model
+  # as it was.
+  mismatch = _first_mismatch(ckpt, model.backbone.variables,
+                             tf.train.load_checkpoint(path))
+  if mismatch:
+    raise ValueError(f'{does_not_fit}: first mismatch {mismatch}.')
   try:
     status = ckpt.read(path).expect_partial()
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
-    raise ValueError(
-        f'The backbone in checkpoint {path!r} does not fit this model\'s '
-        f'{model.config.backbone!r} backbone (width '
-        f'{model.config.width_multiplier}, output stride '
-        f'{model.config.output_stride}): {e}') from e
+    raise ValueError(f'{does_not_fit}: {" ".join(str(e).split())}') from e
   return status
+
+
+def _first_mismatch(root, variables, reader):
+  """'KEY: [shape] in the checkpoint, [shape] in this model' (or 'KEY: not in
+  the checkpoint') of the first of `variables` that the checkpoint of `reader`
+  cannot fill when read through `root`; None when all fit."""
+  # The keys a checkpoint stores for `root`'s variables; TensorFlow offers this
+  # traversal only in its private checkpoint package.
+  from tensorflow.python.checkpoint import graph_view  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  _, paths = graph_view.ObjectGraphView(root).breadth_first_traversal()
+  shapes = reader.get_variable_to_shape_map()
+  for variable in variables:
+    if variable not in paths:
+      continue
+    key = '/'.join(ref.name for ref in paths[variable])
+    stored = shapes.get(key + '/.ATTRIBUTES/VARIABLE_VALUE')
+    if stored is None:
+      return f'{key}: not in the checkpoint'
+    if list(stored) != variable.shape.as_list():
+      return (f'{key}: {list(stored)} in the checkpoint, '
+              f'{variable.shape.as_list()} in this model')
+  return None

@@ -6,12 +6,16 @@ replicated training step, and names its metrics and checkpoint items. The generi
 (core/training/trainer.py) asks it for these and knows no algorithm and no option.
 
 Losses are per-replica means; the total is divided by the number of replicas before
-the gradient because the strategy sums gradients across replicas.
+the gradient because the strategy sums gradients across replicas. With gradient
+accumulation a step's batch holds several micro-batches (core/tasks/micro_batches.py);
+a task computes the gradients of one in `gradients`, and `train_step` applies their
+mean once.
 """
 
 import tensorflow as tf
 
 from core.modeling import model as model_lib
+from core.tasks import micro_batches
 
 
 def regularization(model):
@@ -33,23 +37,35 @@ def scale_loss(optimizer, total):
   return scaled
 
 
-def apply_gradients(model, optimizer, tape, scaled_loss):
-  """Applies the gradient of `scaled_loss` to the variables it reaches."""
-  variables = model.trainable_variables
-  grads = tape.gradient(scaled_loss, variables)
+def gradients(model, optimizer, tape, scaled_loss):
+  """The gradients of `scaled_loss`, one per trainable variable (None where
+  the loss does not reach it), unscaled under float16."""
+  grads = tape.gradient(scaled_loss, model.trainable_variables)
   if isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer):
     grads = optimizer.get_unscaled_gradients(grads)
-  pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+  return grads
+
+
+def apply_gradients(model, optimizer, grads):
+  """Applies `grads` (from `gradients`) to the variables they reach."""
+  pairs = [(g, v) for g, v in zip(grads, model.trainable_variables)
+           if g is not None]
   if not pairs:
     raise ValueError('No variable receives a gradient from the loss.')
   optimizer.apply_gradients(pairs)
 
 
-def step_seed(optimizer, seed):
-  """[2] int64 stateless seed of this step and replica (the same on resume)."""
+def step_seed(optimizer, seed, micro=None, num_micro=1):
+  """[2] int64 stateless seed of this step and replica (the same on resume).
+
+  With gradient accumulation, micro-batch `micro` of `num_micro` has its own:
+  the counter is then step * num_micro + micro.
+  """
   replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-  return tf.stack([tf.cast(optimizer.iterations, tf.int64),
-                   seed * 4096 + tf.cast(replica, tf.int64)])
+  counter = tf.cast(optimizer.iterations, tf.int64)
+  if micro is not None:
+    counter = counter * num_micro + micro
+  return tf.stack([counter, seed * 4096 + tf.cast(replica, tf.int64)])
 
 
 def resize_label(label, size):
@@ -89,8 +105,43 @@ class Task(object):
     del model
 
   def train_step(self, model, optimizer, batch):
-    """One replica's step; applies its gradients, returns named scalars."""
+    """One replica's step: one update, from the mean gradient of
+    cfg.train.grad_accum_steps micro-batches of `batch`; returns the named
+    scalars (their mean over the micro-batches)."""
+    num_micro = self.cfg.train.grad_accum_steps
+    if num_micro == 1:
+      grads, outputs, state = self.gradients(model, optimizer, batch)
+    else:
+      grads, outputs, state = micro_batches.accumulate(
+          lambda part, index: self.gradients(model, optimizer, part, index),
+          batch, num_micro)
+    apply_gradients(model, optimizer, grads)
+    self.after_update(model, state)
+    return outputs
+
+  def gradients(self, model, optimizer, batch, micro=None):
+    """The gradients of one (micro-)batch, before any update.
+
+    Args:
+      model, optimizer: the trained model and its optimizer.
+      batch: the (micro-)batch.
+      micro: its index among the step's micro-batches (None without
+        accumulation), for its random seed (`micro_seed`).
+
+    Returns:
+      (grads, one per model.trainable_variables, as `gradients` gives them;
+      dict of named scalars; state for `after_update`).
+    """
     raise NotImplementedError
+
+  def after_update(self, model, state):
+    """Runs once per step after the optimizer's update; nothing by default."""
+    del model, state
+
+  def micro_seed(self, optimizer, micro):
+    """The stateless seed of this step's micro-batch `micro` (`step_seed`)."""
+    return step_seed(optimizer, self.cfg.train.seed, micro,
+                     self.cfg.train.grad_accum_steps)
 
   def metric_names(self):
     """Names of `train_step`'s outputs the loop averages and logs."""
@@ -107,7 +158,7 @@ class Task(object):
 
   def images_per_step(self):
     """Global images one step consumes (for the images/s figure)."""
-    return self.cfg.train.batch_size
+    return self.cfg.train.batch_size * self.cfg.train.grad_accum_steps
 
   def image_summaries(self, model, batch):
     """{name: [N,H,W,3] float in [0, 1]} pictures of a batch for TensorBoard."""

@@ -71,7 +71,8 @@ class PseudoSegTask(base.Task):
     return METRICS + sum((tuple(o.metric_names) for o in self.options), ())
 
   def images_per_step(self):
-    return self.cfg.train.batch_size + self.cfg.train.unlabeled_batch_size
+    return ((self.cfg.train.batch_size + self.cfg.train.unlabeled_batch_size) *
+            self.cfg.train.grad_accum_steps)
 
   def teacher(self, model):
     """The model that makes the pseudo labels: an option's, or `model`."""
@@ -110,8 +111,8 @@ class PseudoSegTask(base.Task):
                                  align=align)
     return outputs, pseudo, weight
 
-  def train_step(self, model, optimizer, batch):
-    """One PseudoSeg step.
+  def gradients(self, model, optimizer, batch, micro=None):
+    """The gradients of one PseudoSeg (micro-)batch.
 
     Args:
       model: PseudoSegModel with pseudoseg heads.
@@ -119,18 +120,20 @@ class PseudoSegTask(base.Task):
       batch: dict with 'labeled' (image, label, valid, class_labels) and
         'unlabeled' (weak_image, strong_image, weak_valid, strong_valid,
         class_labels, has_class_labels) sub-dicts.
+      micro: the micro-batch's index (None without accumulation).
 
     Returns:
-      dict of scalars: loss, sup_loss, sgc_loss, cls_loss, unsup_loss,
-      reg_loss, pseudo_confidence (mean max probability of the pseudo labels
-      on the pixels that count), pixels_used (share of strong-view pixels in
-      the consistency loss), and the options' metrics.
+      (grads; dict of scalars: loss, sup_loss, sgc_loss, cls_loss,
+      unsup_loss, reg_loss, pseudo_confidence (mean max probability of the
+      pseudo labels on the pixels that count), pixels_used (share of
+      strong-view pixels in the consistency loss), and the options' metrics;
+      the step's StepContext, for `after_update`).
     """
     cfg = self.cfg
     lab = batch['labeled']
     num_labeled = tf.shape(lab['image'])[0]
     ctx = options_lib.StepContext(
-        base.step_seed(optimizer, cfg.train.seed), optimizer.iterations, lab,
+        self.micro_seed(optimizer, micro), optimizer.iterations, lab,
         batch['unlabeled'])
     ctx.teacher_outputs, ctx.weak_pseudo, ctx.weak_weight = self.teacher_pass(
         self.teacher(model), ctx, cfg.pseudo_label.teacher_training_mode,
@@ -172,9 +175,7 @@ class PseudoSegTask(base.Task):
       total = (cfg.loss.sup_weight * sup + cfg.loss.sgc_weight * sgc +
                cfg.loss.cls_weight * cls + ctx.consistency_weight * unsup + reg)
       scaled = base.scale_loss(optimizer, total)
-    base.apply_gradients(model, optimizer, tape, scaled)
-    for option in self.options:
-      option.after_update(model, ctx)
+    grads = base.gradients(model, optimizer, tape, scaled)
 
     denom = tf.maximum(tf.reduce_sum(mask), 1.0)
     confidence = tf.reduce_sum(tf.reduce_max(ctx.pseudo, -1) * mask) / denom
@@ -183,7 +184,11 @@ class PseudoSegTask(base.Task):
                'pseudo_confidence': confidence, 'pixels_used': tf.reduce_mean(mask)}
     for option in self.options:
       outputs.update(option.metrics(ctx))
-    return outputs
+    return grads, outputs, ctx
+
+  def after_update(self, model, state):
+    for option in self.options:
+      option.after_update(model, state)
 
   def image_summaries(self, model, batch):
     """Weak | strong | CAM | SGC | decoder | pseudo label, and the options'.

@@ -12,28 +12,28 @@ METRICS = ('loss', 'sup_loss', 'reg_loss')
 class SupervisedTask(base.Task):
   """DeepLabv3+ trained on labeled crops only."""
 
-  def train_step(self, model, optimizer, batch):
-    """One step of pixel cross-entropy.
+  def gradients(self, model, optimizer, batch, micro=None):
+    """The gradients of pixel cross-entropy on one (micro-)batch.
 
     Args:
       model: PseudoSegModel (heads unused).
       optimizer: Keras optimizer.
       batch: dict with 'image' [B,H,W,3] float and 'label' [B,H,W,1] int32.
+      micro: the micro-batch's index (None without accumulation).
 
     Returns:
-      dict of scalars: loss, sup_loss, reg_loss.
+      (grads, dict of scalars: loss, sup_loss, reg_loss; None).
     """
     with tf.GradientTape() as tape:
       outputs = model(batch['image'], training=True,
-                      dropout_seed=base.step_seed(optimizer,
-                                                  self.cfg.train.seed))
+                      dropout_seed=self.micro_seed(optimizer, micro))
       sup = losses.softmax_cross_entropy_with_ignore(
           outputs['logits'], batch['label'], ignore_label=self.ignore_label)
       reg = base.regularization(model)
       total = self.cfg.loss.sup_weight * sup + reg
       scaled = base.scale_loss(optimizer, total)
-    base.apply_gradients(model, optimizer, tape, scaled)
-    return {'loss': total, 'sup_loss': sup, 'reg_loss': reg}
+    grads = base.gradients(model, optimizer, tape, scaled)
+    return grads, {'loss': total, 'sup_loss': sup, 'reg_loss': reg}, None
 
   def metric_names(self):
     return METRICS
