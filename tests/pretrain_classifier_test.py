@@ -18,6 +18,8 @@ from datasets import input_pipeline
 from datasets import record_format
 from tests import conftest
 
+pytestmark = pytest.mark.slow
+
 # The smoke model on the tiny 64 px records, whole images.
 _FLAGS = dict(conftest.SMOKE_FLAGS, crop_size='64,64', keep_checkpoints=10,
               eval_batch_size=4)
@@ -105,8 +107,6 @@ def test_exported_backbone_initialises_train_sup(cls_run, tiny_records,
 
 @pytest.mark.parametrize('overrides, message', [
     (dict(eval_threshold=1.5), '--eval_threshold must be in (0, 1), got 1.5.'),
-    (dict(use_image_labels=True), '--use_image_labels and --unlabeled_ids are '
-     'for train_wss.py'),
     (dict(eval_split='test'), "No TFRecord shards for split 'test'"),
 ])
 def test_bad_flags_one_line(tiny_records, binaries, tmp_path, overrides,
