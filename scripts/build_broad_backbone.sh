@@ -39,12 +39,16 @@ source scripts/embedded_flags.sh
 make_embedded_data "${DATA}" broad --seed=2718 --texture_set=broad \
     --num_train="${NUM_TRAIN}" --num_val="${NUM_VAL}"
 echo "== image-level classification on ${DATA} -> ${WORK}"
-# The main job's model; Adam, which leaves the label prior sooner than SGD from
-# scratch (docs/experiments.md); whole images (crop 128, shrunk to 3/4 at most), so
-# that an image's labels are its crop's; every checkpoint kept, to score.
+# The main job's model. From scratch the pooled features differ little between
+# images: no dropout on them (its noise drowns that difference) and Adam without
+# weight decay (Adam moves every weight at the same pace, so the decay alone shrinks
+# the weights whose gradient is still small); docs/experiments.md. Whole images
+# (crop 128, shrunk to 3/4 at most), so that an image's labels are its crop's; every
+# checkpoint kept, to score.
 "$PY" pretrain_classifier.py "${EMBEDDED_FLAGS[@]}" --seed=0 \
     --record_dir="${DATA}/tfrecord" --model_dir="${WORK}" --train_steps="${STEPS}" \
     --batch_size="${BATCH}" --optimizer=adam --base_learning_rate=0.002 \
+    --cls_dropout=0 --weight_decay=0 \
     --crop_size=128,128 --min_scale=0.75 --max_scale=1.0 --scale_step=0 \
     --steps_per_loop=50 --summary_every=50 --image_summary_every=1000 \
     --checkpoint_every=500 --keep_checkpoints=1000 --eval_split=val ${EXTRA_FLAGS:-}
