@@ -140,6 +140,29 @@ def labeled_dataset_fn(cfg, descriptor):
   return fn
 
 
+def classification_dataset_fn(cfg, descriptor):
+  """`fn(input_context, start_step)` for classification pretraining: images of
+  --train_split (or --labeled_ids) with their image-level labels.
+
+  Raises:
+    ValueError: an id of --labeled_ids is not in the records, or a shard is
+      damaged (cli/record_checks.py).
+  """
+  files, ids = record_checks.stream_records(
+      cfg.data.record_dir, cfg.data.train_split, 'labeled_ids',
+      cfg.data.labeled_ids)
+  scales = (cfg.data.min_scale, cfg.data.max_scale, cfg.data.scale_step)
+
+  def fn(ctx, start_step):
+    batch = cfg.train.batch_size
+    return input_pipeline.classification_dataset(
+        files, ctx.get_per_replica_batch_size(batch), tuple(cfg.data.crop_size),
+        descriptor.num_classes, ids=ids, is_training=True, scales=scales,
+        seed=cfg.train.seed, start_index=_start_index(ctx, batch, start_step),
+        shuffle_buffer=cfg.data.shuffle_buffer, input_context=ctx)
+  return fn
+
+
 def unlabeled_dataset_fn(cfg, descriptor, include_weak_label=False):
   """`fn(input_context, start_step)` for the unlabeled stream (weak + strong).
 

@@ -10,6 +10,9 @@ Three streams, built separately (the trainer zips the labeled and unlabeled ones
   eval_dataset       every record exactly once, padded (never resized) for scoring at
                      the original size.
 
+and, for pretraining a backbone by image-level classification, classification_dataset:
+weakly augmented images with their image-level labels only.
+
 Training order: shuffle (a fixed seed per epoch, so every epoch has a new order) ->
 repeat -> skip -> enumerate -> map -> batch(drop_remainder) -> prefetch. Shuffling and
 skipping act on serialized records, before the expensive decode/augment map, and each
@@ -30,6 +33,7 @@ from datasets import record_format
 # Salts that keep the labeled and unlabeled streams' random draws independent.
 _LABELED_SALT = 1
 _UNLABELED_SALT = 2
+_CLASSIFICATION_SALT = 3
 # Epoch e of a stream seeded s is shuffled with seed s * stride + e.
 _EPOCH_SEED_STRIDE = 1000003
 _MAX_EPOCHS = 2**62  # "Forever".
@@ -480,6 +484,73 @@ def unlabeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
 
   dataset = _map(dataset, parse)
   dataset = dataset.batch(batch_size, drop_remainder=True)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def classification_dataset(files, batch_size, crop_size, num_classes, ids=None,
+                           is_training=True, scales=(0.75, 1.0, 0.25), seed=0,
+                           start_index=0, shuffle_buffer=1000,
+                           input_context=None, mean_pixel=weak.MEAN_PIXEL):
+  """Images with their image-level labels, for classification pretraining.
+
+  The labels are the record's image-level labels (`image/class/label`), or, for
+  a record without them, the classes of its whole mask: the image's labels, not
+  the crop's, as an ImageNet image keeps its label under a random crop. Choose
+  `crop_size` and `scales` so that a crop keeps most of the image (the crop of
+  the image itself and scales <= 1 keep all of it). No pixel label leaves this
+  stream.
+
+  Args:
+    files: list of TFRecord paths, or a glob pattern.
+    batch_size: examples per batch of this input pipeline, i.e. per replica.
+    crop_size: (crop_height, crop_width) python ints.
+    num_classes: classes including background.
+    ids: optional python list of image ids to keep.
+    is_training: if True: shuffle, repeat, random scale, crop and flip, full
+      batches only. If False: one pass in file order, each image padded and
+      cropped at the top-left, the last batch may be short.
+    scales: (min_scale, max_scale, scale_step) of `augment.weak.sample_geometry`.
+    seed: seed of the shuffle and of every augmentation draw.
+    start_index: examples this input pipeline already produced.
+    shuffle_buffer: records in the shuffle buffer.
+    input_context: optional `tf.distribute.InputContext`.
+    mean_pixel: padding colour.
+
+  Returns:
+    A dataset of dicts with
+      'image': [batch, crop_height, crop_width, 3] float32 in [0, 1],
+      'valid': [batch, crop_height, crop_width] float32, 1 on image pixels,
+      'class_labels': [batch, num_classes - 1] float32 image-level multi-hot.
+  """
+  dataset = _records(files, input_context)
+  if ids is not None:
+    dataset = filter_by_ids(dataset, ids)
+  if is_training:
+    dataset, base_seed = _training_order(dataset, seed, shuffle_buffer,
+                                         start_index, input_context,
+                                         _CLASSIFICATION_SALT)
+  else:
+    dataset = dataset.enumerate()
+    base_seed = None
+
+  def parse(position, serialized):
+    data = decode(serialized)
+    if is_training:
+      geometry_seed, = _element_seeds(base_seed, position, 1)
+      geometry = weak.sample_geometry(tf.shape(data['image'])[:2], crop_size,
+                                      *scales, seed=geometry_seed)
+    else:
+      geometry = _fixed_geometry()
+    image, _, valid = weak.apply_geometry(data['image'], None, None, geometry,
+                                          crop_size, mean_pixel)
+    class_labels = tf.cond(
+        data['has_class_labels'],
+        lambda: class_multi_hot(data['class_ids'], num_classes),
+        lambda: class_multi_hot(data['label'], num_classes))
+    return {'image': image, 'valid': valid, 'class_labels': class_labels}
+
+  dataset = _map(dataset, parse)
+  dataset = dataset.batch(batch_size, drop_remainder=is_training)
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 

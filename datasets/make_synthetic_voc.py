@@ -9,7 +9,9 @@ Expected: OUTPUT_ROOT/VOCdevkit/VOC2012/ with JPEGImages/, SegmentationClass/ (p
 PNGs, 255 on class boundaries), ImageSets/Segmentation/{train,val,trainval}.txt and
 dataset_info.json, in about 10 s for 1200 images at 128 px on one core. The same seed
 writes byte-identical files. See datasets/synthetic.py for what the scenes contain;
---texture_set=source writes the pretraining set (other classes, same kind of scenes).
+--texture_set=source writes the pretraining set (other classes, same kind of scenes);
+--texture_set=broad the classification pretraining superset (30 classes, the target's
+among them; datasets/synthetic.py).
 --class_hue_prob, --class_hue_spread and --class_shape_prob make the variants of the
 calibration study of docs/experiments.md (defaults: the benchmark), e.g. hue and
 outline on every object:
@@ -59,7 +61,9 @@ def _define_flags() -> types.SimpleNamespace:
       texture_set=flags.DEFINE_enum(
           'texture_set', 'target', sorted(synthetic.TEXTURE_SETS),
           "'target': the embedded benchmark; 'source': other texture "
-          'families, for pretraining a backbone (scripts/pretrain_source.sh).'),
+          'families, for pretraining a backbone (scripts/pretrain_source.sh); '
+          "'broad': 30 textures, the target's among them, varied more, for "
+          'pretraining by classification (scripts/build_broad_backbone.sh).'),
       class_hue_prob=flags.DEFINE_float(
           'class_hue_prob', synthetic.DEFAULT_CUES.hue_prob,
           "Probability that an object takes its class's hue (else any hue)."),

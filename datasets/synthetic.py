@@ -41,6 +41,17 @@ distractors, colours) with six *other* texture families: zigzag, bricks, spiral,
 signs, fish scales and basket weave. It is the embedded stand-in for ImageNet: a
 backbone pretrained on it (scripts/pretrain_source.sh) has seen textured objects, but
 none of the target classes, their textures or the target images.
+
+A third, 'broad' (datasets/broad_textures.py), relates to the benchmark as ImageNet to
+VOC: a superset. Its 30 classes are the target's six, the source's six and eighteen
+distractor textures of other geometry, in scenes of the same kind that vary more:
+each object's texture scale varies by a further factor of 0.75-1.35, objects are
+10-56 px in radius (14-48 in the others), the background carries a faint texture
+more often (60% vs 35%) and more strongly, and each image has a colour cast (a
+per-channel gain of +-15%). Drawn with its own seed, it shares no image with the
+benchmark; it pretrains a backbone by image-level classification
+(pretrain_classifier.py, scripts/build_broad_backbone.sh). The target and source
+sets draw exactly as they did before it existed.
 """
 
 import colorsys
@@ -52,7 +63,9 @@ from typing import Tuple
 import numpy as np
 from PIL import Image
 
+from datasets import broad_textures
 from datasets import descriptors
+from datasets import patterns
 from datasets import file_io
 
 NAME = 'synthetic'
@@ -77,6 +90,18 @@ _SHAPES = ('ellipse', 'roundsquare', 'diamond', 'circle', 'triangle', 'star', 'b
 _CLASS_SHAPES = ('ellipse', 'roundsquare', 'diamond', 'circle', 'triangle', 'star')
 _SOURCE_CLASS_SHAPES = ('star', 'triangle', 'circle', 'diamond', 'ellipse',
                         'roundsquare')
+BROAD_NAME = 'synthetic_broad'
+# The target's classes first (same order), then the source's, then the distractors.
+BROAD_CLASS_NAMES = (('background',) + CLASS_NAMES[1:] + SOURCE_CLASS_NAMES[1:] +
+                     broad_textures.NAMES)
+# The target and source classes keep their hues and outlines; the distractors'
+# hues are spread by the golden ratio.
+_BROAD_CLASS_HUES = _CLASS_HUES + _SOURCE_CLASS_HUES + tuple(
+    round((0.13 + 0.618034 * i) % 1.0, 3)
+    for i in range(len(broad_textures.NAMES)))
+_BROAD_CLASS_SHAPES = _CLASS_SHAPES + _SOURCE_CLASS_SHAPES + tuple(
+    _CLASS_SHAPES[i % len(_CLASS_SHAPES)]
+    for i in range(len(broad_textures.NAMES)))
 _DISTRACTOR_TEXTURES = ('flat', 'blotch', 'wave')
 _SPLIT_CODES = {'train': 0, 'val': 1}
 
@@ -116,19 +141,48 @@ SOURCE_DESCRIPTOR = descriptors.DatasetDescriptor(
     class_names=SOURCE_CLASS_NAMES,
     splits_to_sizes=dict(DESCRIPTOR.splits_to_sizes))
 descriptors.register(SOURCE_DESCRIPTOR)
+BROAD_DESCRIPTOR = descriptors.DatasetDescriptor(
+    name=BROAD_NAME, num_classes=len(BROAD_CLASS_NAMES),
+    class_names=BROAD_CLASS_NAMES,
+    splits_to_sizes=dict(DESCRIPTOR.splits_to_sizes))
+descriptors.register(BROAD_DESCRIPTOR)
 
 
 @dataclasses.dataclass(frozen=True)
 class _TextureSet:
+  """A texture set's classes and how widely its scenes vary.
+
+  Attributes:
+    descriptor: its classes.
+    hues: the hue each foreground class prefers (index = class id - 1).
+    shapes: the outline each foreground class prefers.
+    texture_scale: (low, high) of a log-uniform factor on each object's texture
+      scale; (1, 1) draws none.
+    radius: (low, high) of an object's log-uniform radius, px at 128.
+    background_texture_prob: probability of a faint background texture.
+    background_texture_strength: (low, high) of its strength.
+    colour_cast: half-width of a per-channel gain of the whole image; 0 draws
+      none.
+  """
   descriptor: descriptors.DatasetDescriptor
   hues: Tuple[float, ...]
   shapes: Tuple[str, ...]
+  texture_scale: Tuple[float, float] = (1.0, 1.0)
+  radius: Tuple[float, float] = (14.0, 48.0)
+  background_texture_prob: float = 0.35
+  background_texture_strength: Tuple[float, float] = (0.05, 0.2)
+  colour_cast: float = 0.0
 
 
 TEXTURE_SETS = {
     'target': _TextureSet(DESCRIPTOR, _CLASS_HUES, _CLASS_SHAPES),
     'source': _TextureSet(SOURCE_DESCRIPTOR, _SOURCE_CLASS_HUES,
                           _SOURCE_CLASS_SHAPES),
+    'broad': _TextureSet(BROAD_DESCRIPTOR, _BROAD_CLASS_HUES,
+                         _BROAD_CLASS_SHAPES, texture_scale=(0.75, 1.35),
+                         radius=(10.0, 56.0), background_texture_prob=0.6,
+                         background_texture_strength=(0.05, 0.3),
+                         colour_cast=0.15),
 }
 
 
@@ -160,18 +214,9 @@ def _color_pair(rng, hue):
   return a, b
 
 
-def _lowfreq_noise(rng, height, width, cells):
-  """[height, width] float32 noise in [0, 1] varying over about `cells` px."""
-  gh = max(2, int(np.ceil(height / cells)) + 1)
-  gw = max(2, int(np.ceil(width / cells)) + 1)
-  grid = rng.random((gh, gw)).astype(np.float32)
-  img = Image.fromarray(grid, mode='F').resize((width, height), Image.BICUBIC)
-  return np.asarray(img, np.float32)
-
-
-def _square_wave(x, sharpness):
-  """Soft square wave of period 1 in [0, 1]; `sharpness` 1 = sine, large = square."""
-  return 0.5 + 0.5 * np.clip(sharpness * np.sin(2 * np.pi * x), -1.0, 1.0)
+# Shared with datasets/broad_textures.py.
+_lowfreq_noise = patterns.lowfreq_noise
+_square_wave = patterns.square_wave
 
 
 def _class_texture(rng, name, u, v, scale):
@@ -179,7 +224,7 @@ def _class_texture(rng, name, u, v, scale):
 
   Args:
     rng: np.random.Generator.
-    name: a foreground class name of either texture set.
+    name: a foreground class name of any texture set.
     u: [h, w] float32 coordinates along the texture's first axis, in pixels.
     v: [h, w] float32 coordinates along its second axis.
     scale: image_size / 128.
@@ -229,6 +274,8 @@ def _class_texture(rng, name, u, v, scale):
     noise = np.repeat(np.repeat(noise, cell, 0), cell, 1)[:h, :w]
     density = rng.uniform(0.3, 0.6)
     return (noise < density).astype(np.float32)
+  if name in broad_textures.TEXTURES:
+    return broad_textures.texture(rng, name, u, v, scale, sharp)
   return _source_texture(rng, name, u, v, scale, sharp)
 
 
@@ -339,7 +386,8 @@ def _shape_radius(rng, shape, theta, u, v):
 
 
 def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale,
-                 hues=_CLASS_HUES, cues=DEFAULT_CUES):
+                 hues=_CLASS_HUES, cues=DEFAULT_CUES,
+                 radius_range=(14.0, 48.0)):
   """Draws one object or distractor over `image` and `label` in place.
 
   Args:
@@ -352,10 +400,12 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale,
     scale: image_size / 128.
     hues: the hue each foreground class prefers (index = class id - 1).
     cues: ClassCues; how often an object takes its class's hue.
+    radius_range: (low, high) of the log-uniform radius, px at 128.
   """
   size = label.shape[0]
   # Log-uniform radius: many small objects, some spanning most of the image.
-  radius = float(np.exp(rng.uniform(np.log(14.0), np.log(48.0)))) * scale
+  radius = float(np.exp(rng.uniform(np.log(radius_range[0]),
+                                     np.log(radius_range[1])))) * scale
   aspect = 1.0 if shape == 'circle' else rng.uniform(0.55, 1.0)
   cy, cx = rng.uniform(0.08, 0.92, size=2) * size
   reach = radius * 1.6
@@ -395,8 +445,17 @@ def _paint_layer(rng, image, label, layer_class, texture_fn, shape, scale,
   label[y0:y1, x0:x1][alpha > 0.5] = layer_class
 
 
-def _background(rng, size, scale):
-  """[size, size, 3] float32 background: gradient, low-frequency noise, faint texture."""
+def _background(rng, size, scale, texture_prob=0.35,
+                texture_strength=(0.05, 0.2)):
+  """[size, size, 3] float32 background: gradient, low-frequency noise, faint texture.
+
+  Args:
+    rng: np.random.Generator.
+    size: side in pixels.
+    scale: size / 128.
+    texture_prob: probability of the faint texture.
+    texture_strength: (low, high) of its strength.
+  """
   base = _hsv(rng.random(), rng.uniform(0.0, 0.7), rng.uniform(0.25, 0.85))
   other = _hsv(rng.random(), rng.uniform(0.0, 0.7), rng.uniform(0.25, 0.85))
   yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
@@ -406,13 +465,13 @@ def _background(rng, size, scale):
   image = base + ramp[..., None] * (other - base)
   noise = _lowfreq_noise(rng, size, size, rng.uniform(16.0, 48.0) * scale)
   image = image + (noise[..., None] - 0.5) * rng.uniform(0.05, 0.25)
-  if rng.random() < 0.35:
+  if rng.random() < texture_prob:
     kind = ('blotch', 'wave')[rng.integers(2)]
     pattern = _distractor_texture(rng, kind, (xx - 0.5) * size,
                                   (yy - 0.5) * size, scale)
     # A faint texture, tinted by a random per-channel gain.
     gain = rng.uniform(0.5, 1.5, size=3).astype(np.float32)
-    image = image + (pattern[..., None] - 0.5) * rng.uniform(0.05, 0.2) * gain
+    image = image + (pattern[..., None] - 0.5) * rng.uniform(*texture_strength) * gain
   return image.astype(np.float32)
 
 
@@ -446,8 +505,9 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
     rng: np.random.Generator (or an int seed).
     image_size: side of the square image in pixels.
     ignore_band: whether to mark class boundaries with IGNORE_LABEL.
-    texture_set: 'target' (the embedded benchmark's classes) or 'source' (the
-      pretraining set's; module docstring).
+    texture_set: 'target' (the embedded benchmark's classes), 'source' (the
+      segmentation pretraining set's) or 'broad' (the classification
+      pretraining superset's); module docstring.
     cues: ClassCues; how strongly hue and outline give a class away (the
       default is the benchmark's; other values make variants for calibration).
 
@@ -460,7 +520,8 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
   class_names = tex.descriptor.class_names
   rng = np.random.default_rng(rng)
   scale = image_size / 128.0
-  image = _background(rng, image_size, scale)
+  image = _background(rng, image_size, scale, tex.background_texture_prob,
+                      tex.background_texture_strength)
   label = np.zeros((image_size, image_size), np.uint8)
   num_objects = int(rng.choice([1, 2, 3, 4], p=[0.25, 0.35, 0.25, 0.15]))
   num_distractors = int(rng.choice([0, 1, 2], p=[0.35, 0.4, 0.25]))
@@ -474,8 +535,12 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
       else:
         shape = _SHAPES[rng.integers(len(_SHAPES))]
       sub = np.random.default_rng(rng.integers(1 << 62))
-      texture_fn = (lambda u, v, c=class_names[class_id], r=sub:
-                    _class_texture(r, c, u, v, scale))
+      texture_scale = scale
+      if tex.texture_scale != (1.0, 1.0):  # No draw otherwise: same scenes.
+        texture_scale = scale * float(np.exp(sub.uniform(
+            np.log(tex.texture_scale[0]), np.log(tex.texture_scale[1]))))
+      texture_fn = (lambda u, v, c=class_names[class_id], r=sub,
+                    s=texture_scale: _class_texture(r, c, u, v, s))
     else:
       class_id = 0
       shape = _SHAPES[rng.integers(len(_SHAPES))]
@@ -484,7 +549,10 @@ def generate_scene(rng, image_size=DEFAULT_IMAGE_SIZE, ignore_band=True,
       texture_fn = (lambda u, v, k=kind, r=sub:
                     _distractor_texture(r, k, u, v, scale))
     _paint_layer(rng, image, label, class_id, texture_fn, shape, scale,
-                 tex.hues, cues)
+                 tex.hues, cues, tex.radius)
+  if tex.colour_cast:
+    image = image * rng.uniform(1.0 - tex.colour_cast, 1.0 + tex.colour_cast,
+                                size=3).astype(np.float32)
   # Global photometric variation and sensor noise.
   image = (image - 0.5) * rng.uniform(0.8, 1.1) + 0.5 + rng.uniform(-0.08, 0.08)
   image = image + rng.normal(0.0, rng.uniform(0.005, 0.03), image.shape)
@@ -519,8 +587,9 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
     SegmentationClass/ID.png      palette PNG (mode 'P', VOC colours) of class ids,
                                   255 on class boundaries
     ImageSets/Segmentation/{train,val,trainval}.txt   one ID a line
-    dataset_info.json             the texture set's descriptor ('synthetic' or
-                                  'synthetic_source') with these split sizes
+    dataset_info.json             the texture set's descriptor ('synthetic',
+                                  'synthetic_source' or 'synthetic_broad') with
+                                  these split sizes
     generator.json                how it was drawn: seed, image size, split sizes,
                                   texture set and class cues (a variant's record)
 
@@ -530,7 +599,7 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
     num_val: images in the val split.
     image_size: side of the square images in pixels.
     seed: base seed; the same seed gives byte-identical files.
-    texture_set: 'target' or 'source' (module docstring).
+    texture_set: 'target', 'source' or 'broad' (module docstring).
     cues: ClassCues of every scene (generate_scene).
 
   Returns:

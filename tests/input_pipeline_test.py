@@ -146,6 +146,37 @@ class InputPipelineTest(tf.test.TestCase):
     other = list(self._labeled(seed=4).take(6).as_numpy_iterator())
     self.assertNotEqual(names(full)[:12], names(other))
 
+  def test_classification_image_labels(self):
+    # The record's image labels where it has them (every 4th: [4], not its
+    # mask's classes), else the classes of its whole mask; no pixel label.
+    def expected(i):
+      classes = GIVEN_LABELS if i % 4 == 0 else [1 + i % 3, 3]
+      return [1.0 if c in classes else 0.0 for c in range(1, NUM_CLASSES)]
+    files = self.train_files
+    names = [input_pipeline.decode(s)['filename'].numpy().decode()
+             for s in input_pipeline._records(files, None)]
+    evaluation = list(input_pipeline.classification_dataset(
+        files, 5, (32, 32), NUM_CLASSES, is_training=False).as_numpy_iterator())
+    self.assertEqual([len(b['class_labels']) for b in evaluation], [5, 5, 2])
+    self.assertNotIn('label', evaluation[0])
+    labels = np.concatenate([b['class_labels'] for b in evaluation])
+    for name, row in zip(names, labels):
+      self.assertAllEqual(row, expected(int(name[4:])), name)
+    # Whole images: scored at their own size, padded, never cropped.
+    first = evaluation[0]
+    self.assertAllEqual(first['valid'][0].sum(0).max(), 20)  # Image 0: 20 px.
+    training = input_pipeline.classification_dataset(
+        files, 4, (32, 32), NUM_CLASSES, scales=(0.75, 1.0, 0.0), seed=1,
+        shuffle_buffer=8)
+    batch = next(iter(training))
+    self.assertEqual(batch['image'].shape, (4, 32, 32, 3))
+    self.assertEqual(batch['class_labels'].shape, (4, NUM_CLASSES - 1))
+    resumed = next(iter(input_pipeline.classification_dataset(
+        files, 4, (32, 32), NUM_CLASSES, scales=(0.75, 1.0, 0.0), seed=1,
+        shuffle_buffer=8, start_index=4)))
+    again = list(training.take(2).as_numpy_iterator())[1]
+    self.assertAllEqual(resumed['image'], again['image'])
+
   def test_empty_training_set_raises(self):
     with self.assertRaisesRegex(ValueError, 'empty'):
       self._labeled(ids=['not_there'])

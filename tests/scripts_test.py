@@ -477,6 +477,31 @@ class TestShellScripts:
     assert not os.path.exists(str(tmp_path / 'work2'))
     assert sorted(os.listdir(out)) == before
 
+  def test_build_broad_backbone(self, tiny_records, tmp_path):
+    data, work = str(tmp_path / 'broad'), str(tmp_path / 'work')
+    out = str(tmp_path / 'backbone')
+    proc = _bash('build_broad_backbone.sh', out, DATA=data, WORK=work,
+                 NUM_TRAIN=4, NUM_VAL=2, STEPS=2, BATCH=2,
+                 EXTRA_FLAGS=TINY_MODEL)
+    assert '== generating the broad data set' in proc.stdout
+    info = _load(os.path.join(data, 'tfrecord', 'dataset_info.json'))
+    assert info['name'] == 'synthetic_broad'
+    config = _load(os.path.join(work, 'config.json'))
+    assert config['model']['pseudoseg_heads']
+    assert config['data']['crop_size'] == [128, 128]
+    backbone = _load(os.path.join(out, 'backbone.json'))
+    assert backbone['source_run'] == work
+    assert backbone['source_eval']['dataset'] == 'synthetic_broad'
+    assert backbone['source_eval']['step'] == 2
+    assert 'mean F1' in proc.stdout
+    assert 'Backbone for --init_checkpoint: %s' % out in proc.stdout
+    _assert_initialises_a_run(out, tiny_records, tmp_path)
+    proc = _run(['bash', os.path.join(ROOT, 'scripts',
+                                      'build_broad_backbone.sh'), out],
+                _env(DATA=data, WORK=str(tmp_path / 'work2')))
+    assert proc.returncode != 0
+    assert '%s already holds a backbone' % out in proc.stdout
+
   def test_make_embedded_data(self, tmp_path):
     """The data step main_job.sh and pretrain_source.sh share, with a variant's flags."""
     data = str(tmp_path / 'cues')

@@ -141,6 +141,83 @@ class SyntheticSceneTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, 'texture_set.*imagenet'):
       synthetic.generate_scene(rng(0), 64, texture_set='imagenet')
 
+  def test_target_scenes_unchanged(self):
+    # The benchmark's scenes of seed 1234 as the generator drew them before the
+    # broad set existed: label pixel counts and mean colour of three images.
+    # A change of the random draws changes every figure; the tolerance absorbs
+    # only floating-point differences between machines.
+    expected = {
+        ('train', 0): ({0: 11615, 2: 3257, 6: 1141, 255: 371},
+                       (141.08, 127.21, 108.44)),
+        ('train', 1): ({0: 15862, 5: 420, 255: 102}, (67.84, 137.51, 128.1)),
+        ('val', 0): ({0: 9899, 1: 2455, 3: 3527, 255: 503},
+                     (102.51, 88.68, 93.76)),
+    }
+    for (split, i), (counts, colour) in expected.items():
+      image, label = synthetic.generate_scene(
+          synthetic.scene_rng(1234, split, i), 128)
+      found = np.bincount(label.ravel(), minlength=256)
+      self.assertEqual(set(np.flatnonzero(found)), set(counts), (split, i))
+      for value, count in counts.items():
+        self.assertAllClose(found[value], count, atol=10, msg=(split, i, value))
+      self.assertAllClose(image.reshape(-1, 3).mean(0), colour, atol=0.1)
+
+
+class BroadTextureSetTest(tf.test.TestCase):
+
+  def test_a_superset_of_the_target_and_source_classes(self):
+    names = synthetic.BROAD_CLASS_NAMES
+    self.assertGreaterEqual(len(names) - 1, 30)
+    self.assertLen(set(names), len(names))
+    self.assertEqual(names[0], 'background')
+    # The target's classes first, in their order, then the source's.
+    self.assertEqual(names[:synthetic.NUM_CLASSES], synthetic.CLASS_NAMES)
+    self.assertContainsSubset(synthetic.SOURCE_CLASS_NAMES, names)
+    broad = descriptors.get_descriptor('synthetic_broad')
+    self.assertEqual(broad.class_names, names)
+    self.assertEqual(broad.num_classes, len(names))
+
+  def test_textures_in_range_and_distinct(self):
+    yy, xx = np.mgrid[0:40, 0:40].astype(np.float32) - 20
+    patterns = []
+    for name in synthetic.BROAD_CLASS_NAMES[1:]:
+      pattern = synthetic._class_texture(np.random.default_rng(5), name, xx, yy,
+                                         1.0)
+      self.assertEqual(pattern.shape, (40, 40))
+      self.assertGreaterEqual(float(pattern.min()), 0.0, name)
+      self.assertLessEqual(float(pattern.max()), 1.0, name)
+      self.assertGreater(float(pattern.std()), 0.05, name)  # Not a flat fill.
+      patterns.append(pattern.ravel())
+    # No two textures draw the same pattern from the same generator.
+    patterns = np.array(patterns)
+    distance = np.abs(patterns[:, None] - patterns[None]).mean(-1)
+    np.fill_diagonal(distance, 1.0)
+    self.assertGreater(distance.min(), 0.05)
+
+  def test_every_class_appears_and_no_other(self):
+    counts = _label_counts('broad', num_scenes=120)
+    names = synthetic.BROAD_CLASS_NAMES
+    for c, name in enumerate(names):
+      self.assertGreater(counts[c], 0, name)
+    self.assertEqual(counts[len(names):255].sum(), 0)
+
+  def test_varies_more_than_the_target(self):
+    # Object sizes: the broad set's spread of foreground share per image is
+    # wider (radii 10-56 px vs 14-48) and its images' mean colours spread more
+    # (colour cast, stronger backgrounds).
+    def stats(texture_set):
+      shares, colours = [], []
+      for i in range(60):
+        image, label = synthetic.generate_scene(
+            synthetic.scene_rng(11, 'train', i), 64, texture_set=texture_set)
+        shares.append(np.mean((label > 0) & (label < 255)))
+        colours.append(image.reshape(-1, 3).mean(0))
+      return np.std(shares), np.std(np.array(colours) -
+                                    np.mean(colours, axis=1, keepdims=True))
+    broad, target = stats('broad'), stats('target')
+    self.assertGreater(broad[0], target[0])
+    self.assertGreater(broad[1], target[1])
+
 
 class VocLayoutTest(tf.test.TestCase):
 
@@ -243,6 +320,15 @@ class VocLayoutTest(tf.test.TestCase):
         os.path.join(self.get_temp_dir(), 'source'), '--texture_set=source'))
     self.assertEqual(info.name, 'synthetic_source')
     self.assertEqual(info.class_names, synthetic.SOURCE_CLASS_NAMES)
+
+  def test_script_broad_set(self):
+    voc_root = _run_script(os.path.join(self.get_temp_dir(), 'broad'),
+                           '--texture_set=broad')
+    info = descriptors.load_info(voc_root)
+    self.assertEqual(info.name, 'synthetic_broad')
+    self.assertEqual(info.class_names, synthetic.BROAD_CLASS_NAMES)
+    with open(os.path.join(voc_root, synthetic.GENERATOR_FILENAME)) as f:
+      self.assertEqual(json.load(f)['texture_set'], 'broad')
 
 
 if __name__ == '__main__':

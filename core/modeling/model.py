@@ -316,11 +316,8 @@ class PseudoSegModel(tf.keras.Model):
       return outputs
 
     features = tf.cast(endpoints[self.cam_level], tf.float32)
-    pooled = tf.reduce_mean(
-        scale_gradient(features, self._cfg.cls_feature_grad_scale), axis=[1, 2])
-    if training:
-      pooled = dropout(pooled, self._cfg.cls_dropout, cls_seed)
-    cls_logits = self.cls_dense(pooled)
+    cls_logits = self._classifier_logits(features, training,
+                                         cls_seed if training else None)
     if callable(cam_classes):
       valid = (tf.ones(tf.shape(logits)[:3]) if attention_mask is None else
                _downsample_mask(attention_mask, tf.shape(logits)[1:3]))
@@ -347,6 +344,44 @@ class PseudoSegModel(tf.keras.Model):
                    cam_classes=tf.cast(cam_classes, tf.float32),
                    sgc_logits=tf.cast(sgc_logits, tf.float32))
     return outputs
+
+
+  def _classifier_logits(self, features, training, seed):
+    """[batch, K] logits of the classification head on F [batch, h, w, d]."""
+    pooled = tf.reduce_mean(
+        scale_gradient(features, self._cfg.cls_feature_grad_scale), axis=[1, 2])
+    if training:
+      pooled = dropout(pooled, self._cfg.cls_dropout, seed)
+    return self.cls_dense(pooled)
+
+  def classify(self, images, training=False, dropout_seed=None):
+    """The classification head alone, on the backbone's features F.
+
+    Runs neither ASPP, the decoder nor the SGC: what image-level
+    classification pretraining trains (pretrain_classifier.py). The same
+    `dropout_seed` drops the same pooled units as `call` does.
+
+    Args:
+      images: [batch, height, width, 3] float in [0, 1].
+      training: bool, batch-norm and dropout mode.
+      dropout_seed: optional [2] int stateless seed, as in `call`.
+
+    Returns:
+      [batch, K] float32 classification logits (no background).
+
+    Raises:
+      ValueError: the model has no classification head (`pseudoseg_heads`).
+    """
+    if not self._cfg.pseudoseg_heads:
+      raise ValueError('The model has no classification head: build it with '
+                       'pseudoseg_heads.')
+    endpoints = self.backbone_endpoints(images, training=training)
+    features = tf.cast(endpoints[self.cam_level], tf.float32)
+    seed = None
+    if training:
+      _, seed = tf.unstack(tf.random.experimental.stateless_split(
+          _dropout_seed(dropout_seed), num=2))
+    return self._classifier_logits(features, training, seed)
 
 
 def build_model(cfg: config_lib.ModelConfig, num_classes: int,
