@@ -18,22 +18,22 @@ METRICS = ('loss', 'cls_loss', 'reg_loss')
 class ClassificationTask(base.Task):
   """The backbone and classifier trained on image-level labels only."""
 
-  def train_step(self, model, optimizer, batch):
-    """One step of multi-label classification.
+  def gradients(self, model, optimizer, batch, micro=None):
+    """The gradients of multi-label classification on one (micro-)batch.
 
     Args:
       model: PseudoSegModel with its classification head.
       optimizer: Keras optimizer.
       batch: dict with 'image' [B,H,W,3] float and 'class_labels' [B,K] float
         multi-hot.
+      micro: the micro-batch's index (None without accumulation).
 
     Returns:
-      dict of scalars: loss, cls_loss, reg_loss.
+      (grads, dict of scalars: loss, cls_loss, reg_loss; None).
     """
     with tf.GradientTape() as tape:
       logits = model.classify(batch['image'], training=True,
-                              dropout_seed=base.step_seed(optimizer,
-                                                          self.cfg.train.seed))
+                              dropout_seed=self.micro_seed(optimizer, micro))
       cls = losses.multilabel_sigmoid_cross_entropy(logits,
                                                     batch['class_labels'])
       # The weight decay of what trains: the rest takes no gradient at all.
@@ -41,8 +41,8 @@ class ClassificationTask(base.Task):
              base.regularization(model.cls_dense))
       total = cls + reg
       scaled = base.scale_loss(optimizer, total)
-    base.apply_gradients(model, optimizer, tape, scaled)
-    return {'loss': total, 'cls_loss': cls, 'reg_loss': reg}
+    grads = base.gradients(model, optimizer, tape, scaled)
+    return grads, {'loss': total, 'cls_loss': cls, 'reg_loss': reg}, None
 
   def metric_names(self):
     return METRICS
