@@ -315,6 +315,32 @@ def _fixed_geometry():
           'flip': tf.constant(False)}
 
 
+def _whole_image_order(files, ids, is_training, seed, shuffle_buffer,
+                       start_index, input_context, salt, cache):
+  """(enumerated records, base seed) of a stream of one view per image.
+
+  Training: shuffled, endless, resumable (`_training_order`); otherwise one
+  pass in file order and no seed.
+  """
+  dataset = _records(files, input_context)
+  if ids is not None:
+    dataset = filter_by_ids(dataset, ids)
+  if is_training:
+    return _training_order(dataset, seed, shuffle_buffer, start_index,
+                           input_context, salt, cache=cache)
+  return dataset.enumerate(), None
+
+
+def _whole_image_geometry(data, position, base_seed, crop_size, scales):
+  """A random scale, crop and flip in training (`base_seed` given), else the
+  fixed top-left crop."""
+  if base_seed is None:
+    return _fixed_geometry()
+  geometry_seed, = _element_seeds(base_seed, position, 1)
+  return weak.sample_geometry(tf.shape(data['image'])[:2], crop_size, *scales,
+                              seed=geometry_seed)
+
+
 def labeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
                     is_training=True, scales=(0.5, 2.0, 0.25), seed=0,
                     start_index=0, shuffle_buffer=1000, input_context=None,
@@ -355,25 +381,14 @@ def labeled_dataset(files, batch_size, crop_size, num_classes, ids=None,
         classes present in the augmented crop's label,
       'filename': [batch] string (only with `include_filename`).
   """
-  dataset = _records(files, input_context)
-  if ids is not None:
-    dataset = filter_by_ids(dataset, ids)
-  if is_training:
-    dataset, base_seed = _training_order(dataset, seed, shuffle_buffer,
-                                         start_index, input_context,
-                                         _LABELED_SALT, cache=cache)
-  else:
-    dataset = dataset.enumerate()
-    base_seed = None
+  dataset, base_seed = _whole_image_order(
+      files, ids, is_training, seed, shuffle_buffer, start_index,
+      input_context, _LABELED_SALT, cache)
 
   def parse(position, serialized):
     data = decode(serialized)
-    if is_training:
-      geometry_seed, = _element_seeds(base_seed, position, 1)
-      geometry = weak.sample_geometry(tf.shape(data['image'])[:2], crop_size,
-                                      *scales, seed=geometry_seed)
-    else:
-      geometry = _fixed_geometry()
+    geometry = _whole_image_geometry(data, position, base_seed, crop_size,
+                                     scales)
     image, label, valid = weak.apply_geometry(
         data['image'], data['label'], None, geometry, crop_size, mean_pixel)
     out = {
@@ -522,25 +537,14 @@ def classification_dataset(files, batch_size, crop_size, num_classes, ids=None,
       'valid': [batch, crop_height, crop_width] float32, 1 on image pixels,
       'class_labels': [batch, num_classes - 1] float32 image-level multi-hot.
   """
-  dataset = _records(files, input_context)
-  if ids is not None:
-    dataset = filter_by_ids(dataset, ids)
-  if is_training:
-    dataset, base_seed = _training_order(dataset, seed, shuffle_buffer,
-                                         start_index, input_context,
-                                         _CLASSIFICATION_SALT)
-  else:
-    dataset = dataset.enumerate()
-    base_seed = None
+  dataset, base_seed = _whole_image_order(
+      files, ids, is_training, seed, shuffle_buffer, start_index,
+      input_context, _CLASSIFICATION_SALT, cache=False)
 
   def parse(position, serialized):
     data = decode(serialized)
-    if is_training:
-      geometry_seed, = _element_seeds(base_seed, position, 1)
-      geometry = weak.sample_geometry(tf.shape(data['image'])[:2], crop_size,
-                                      *scales, seed=geometry_seed)
-    else:
-      geometry = _fixed_geometry()
+    geometry = _whole_image_geometry(data, position, base_seed, crop_size,
+                                     scales)
     image, _, valid = weak.apply_geometry(data['image'], None, None, geometry,
                                           crop_size, mean_pixel)
     class_labels = tf.cond(
