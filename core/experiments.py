@@ -11,6 +11,9 @@ flags given on the command line then override it.
   coco_r101_pseudoseg_{512,256,128,64,32}
       the same on COCO 2017: the official 1/N list of train labeled, all of
       train unlabeled, 200k steps.
+  embedded_{sup_few,pseudoseg,pseudoseg_image_labels,sup_full}
+      the main job's four runs on the embedded data set (scripts/main_job.sh,
+      seed 0; paths from the repository root).
   smoke
       a model and schedule that train in seconds on a CPU.
 
@@ -158,3 +161,43 @@ for _binary in ('train_sup.py', 'train_wss.py'):
       binary=_binary, summary='a tiny model and schedule (CPU seconds)',
       build=lambda b=_binary: config_lib.override(
           config_lib.smoke(), pseudoseg_heads=b == 'train_wss.py')))
+
+
+# The main job's runs (scripts/main_job.sh on scripts/embedded_flags.sh's model and
+# schedule), seed 0, paths from the repository root as the scripts run.
+_EMBEDDED_MODEL = dict(
+    backbone='mobilenet_v2', width_multiplier=0.5, output_stride=16,
+    aspp_filters=64, decoder_filters=64, low_level_filters=24, sgc_dim=32,
+    crop_size=(96, 96), min_scale=0.75, max_scale=1.25, scale_step=0.25,
+    batch_size=8, base_learning_rate=0.1, weight_decay=1e-5, warmup_steps=50,
+    steps_per_loop=25, checkpoint_every=200, summary_every=50,
+    image_summary_every=300, seed=0, record_dir='data/synthetic/tfrecord',
+    init_checkpoint='pretrained/source_cls')
+_EMBEDDED_FEW = dict(labeled_ids='data/synthetic/splits/labeled_20_seed0.txt')
+_EMBEDDED_PSEUDOSEG = dict(_EMBEDDED_FEW, unlabeled_split='train',
+                           unlabeled_batch_size=8, score_pseudo_labels=True,
+                           cam_level='2')
+_EMBEDDED_RUNS = {
+    'sup_few': ('train_sup.py', '20 labeled, supervised',
+                dict(_EMBEDDED_FEW, train_steps=600)),
+    'pseudoseg': ('train_wss.py', '20 labeled, PseudoSeg, the rest unlabeled',
+                  dict(_EMBEDDED_PSEUDOSEG, train_steps=600)),
+    'pseudoseg_image_labels': (
+        'train_wss.py', '20 labeled, PseudoSeg, the rest with image labels',
+        dict(_EMBEDDED_PSEUDOSEG, use_image_labels=True, train_steps=600)),
+    'sup_full': ('train_sup.py', 'all labeled, supervised',
+                 dict(train_steps=1500)),
+}
+
+
+def _embedded(binary, settings):
+  return config_lib.override(
+      config_lib.ExperimentConfig(), pseudoseg_heads=binary == 'train_wss.py',
+      **dict(_EMBEDDED_MODEL, **settings))
+
+
+for _run, (_binary, _what, _settings) in _EMBEDDED_RUNS.items():
+  register(Experiment(
+      name='embedded_' + _run, binary=_binary,
+      summary='the main job on the embedded set: %s' % _what,
+      build=lambda b=_binary, s=_settings: _embedded(b, s)))

@@ -24,6 +24,7 @@
 # A generator variant (docs/experiments.md "Recalibrating the generator, tried"):
 # DATA=data/cues_100 GEN_FLAGS="--class_hue_prob=1 --class_hue_spread=0.04
 # --class_shape_prob=1" bash scripts/main_job.sh
+# DRY_RUN=1 prints the commands and runs nothing.
 # Prints a progress line all the way and, at the end, the results table (also written
 # to $OUT/results.md and $OUT/results.json). See README.md for the expected numbers.
 set -euo pipefail
@@ -40,6 +41,7 @@ FULL_STEPS="${FULL_STEPS:-1500}"
 INIT_CHECKPOINT="${INIT_CHECKPOINT-pretrained/source_cls}"
 CAM_LEVEL="${CAM_LEVEL-2}"
 source scripts/embedded_flags.sh
+source scripts/run_or_print.sh
 COMMON=("${EMBEDDED_FLAGS[@]}" --seed="${SEED}" --record_dir="${DATA}/tfrecord")
 if [ -n "${INIT_CHECKPOINT}" ]; then
   COMMON+=(--init_checkpoint="${INIT_CHECKPOINT}")
@@ -48,19 +50,19 @@ fi
 WSS_COMMON=(--cam_level="${CAM_LEVEL}")
 
 # GEN_FLAGS: make_synthetic_voc.py flags of a variant (see above), with its own DATA.
-make_embedded_data "${DATA}" embedded --seed=1234 ${GEN_FLAGS:-}
+run_or_print make_embedded_data "${DATA}" embedded --seed=1234 ${GEN_FLAGS:-}
 SPLITS="${DATA}/splits"
 LABELED="${SPLITS}/labeled_${NUM_LABELED}_seed${SEED}.txt"
 if [ ! -f "${LABELED}" ]; then
-  "$PY" datasets/create_splits.py --record_dir="${DATA}/tfrecord" --split=train \
+  run_or_print "$PY" datasets/create_splits.py --record_dir="${DATA}/tfrecord" --split=train \
       --num_labeled="${NUM_LABELED}" --seed="${SEED}" --output_dir="${SPLITS}"
 fi
 
 run() {  # run NAME BINARY FLAGS...
   local name="$1" binary="$2"; shift 2
   echo "== ${name}"
-  "$PY" "${binary}" "${COMMON[@]}" --model_dir="${OUT}/${name}" "$@" ${EXTRA_FLAGS:-}
-  "$PY" train_sup_eval.py --model_dir="${OUT}/${name}" --eval_size=128,128 \
+  run_or_print "$PY" "${binary}" "${COMMON[@]}" --model_dir="${OUT}/${name}" "$@" ${EXTRA_FLAGS:-}
+  run_or_print "$PY" train_sup_eval.py --model_dir="${OUT}/${name}" --eval_size=128,128 \
       --all_checkpoints --output_json="${OUT}/${name}/eval.json"
 }
 
@@ -73,4 +75,4 @@ run pseudoseg_image_labels train_wss.py --train_steps="${WSS_STEPS}" \
     --use_image_labels --score_pseudo_labels "${WSS_COMMON[@]}" ${WSS_FLAGS:-}
 run sup_full train_sup.py --train_steps="${FULL_STEPS}"
 
-"$PY" scripts/summarize_results.py --runs_dirs="${OUT}" --num_labeled="${NUM_LABELED}"
+run_or_print "$PY" scripts/summarize_results.py --runs_dirs="${OUT}" --num_labeled="${NUM_LABELED}"

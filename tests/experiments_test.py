@@ -1,22 +1,24 @@
 """Tests for core/experiments.py and --experiment: every preset is a valid
 config; the paper's recipes hold the paper's values; the flags given override a
-preset and only those; a recipe from an ImageNet backbone refuses to start
+preset and only those; the embedded presets are the main job's runs; a recipe from an ImageNet backbone refuses to start
 without one."""
 
 import json
 import os
 import re
+import sys
 
 import pytest
 
 from core import experiments
 from datasets import splits
 from tests import conftest
+from tests import testing_utils
 
 
 def test_every_preset_builds_a_valid_config():
   names = experiments.names()
-  assert len(names) == 15 + 5 + 2
+  assert len(names) == 15 + 5 + 4 + 2
   for name in names:
     cfg = experiments.get(name).build()
     assert cfg.model.pseudoseg_heads == (
@@ -118,3 +120,49 @@ def test_flags_given_override_the_preset(tmp_path, binaries, tiny_records):
   assert cfg['data']['crop_size'] == [33, 33]
   assert cfg['train']['batch_size'] == conftest.SMOKE_FLAGS['batch_size']
   assert cfg['model']['width_multiplier'] == 0.35
+
+
+# Prints the config a binary's command line gives, as JSON, without TensorFlow
+# (the binary's module defines its flags; main() is not run).
+_RESOLVE = '''
+import dataclasses, importlib.util, json, sys
+from absl import flags
+spec = importlib.util.spec_from_file_location('binary', sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+flags.FLAGS(sys.argv[1:])
+from cli import flags as flags_lib
+print(json.dumps(dataclasses.asdict(flags_lib.config_from_flags())))
+assert 'tensorflow' not in sys.modules
+'''
+
+
+def _resolved(argv):
+  proc = testing_utils.run_command(
+      [sys.executable, '-c', _RESOLVE, os.path.join(conftest.ROOT, argv[0])] +
+      argv[1:], dict(os.environ, PYTHONPATH=conftest.ROOT), 120)
+  assert proc.returncode == 0, proc.stdout
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_presets_are_the_main_jobs_runs():
+  proc = testing_utils.run_command(
+      ['bash', os.path.join(conftest.ROOT, 'scripts', 'main_job.sh')],
+      dict(os.environ, DRY_RUN='1', PY='python'), 60)
+  assert proc.returncode == 0, proc.stdout
+  runs = {}
+  for line in proc.stdout.splitlines():
+    argv = line.split()
+    if argv[1:2] in (['train_sup.py'], ['train_wss.py']):
+      model_dir = [a for a in argv if a.startswith('--model_dir=')][0]
+      runs[os.path.basename(model_dir)] = argv[1:]
+  assert sorted(runs) == ['pseudoseg', 'pseudoseg_image_labels', 'sup_few',
+                          'sup_full']
+  for name, argv in runs.items():
+    preset = experiments.get('embedded_' + name)
+    assert preset.binary == argv[0], name
+    model_dir = [a for a in argv if a.startswith('--model_dir=')]
+    from_script = _resolved(argv)
+    from_preset = _resolved([argv[0], '--experiment=embedded_' + name] +
+                            model_dir)
+    assert from_preset == from_script, name
+    assert from_script['train']['init_checkpoint'] == 'pretrained/source_cls'

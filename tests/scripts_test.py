@@ -11,8 +11,9 @@ Every script a user runs by hand gets one run here, the way the README runs it
   * scripts/run_seeds.sh: its own logic (one main job per seed, then the table
     over the seeds) with main_job.sh replaced by a stub in a copy of scripts/;
   * scripts/local_test.sh: the whole chain down to the SavedModel;
-  * scripts/voc_sup.sh, voc_pseudoseg.sh (both modes), coco_pseudoseg.sh: the
-    paper recipes, with the tiny records and EXTRA_FLAGS / EVAL_SIZE overrides.
+  * scripts/voc_sup.sh, voc_pseudoseg.sh (both modes), coco_pseudoseg.sh: one
+    named recipe per cell of the paper's table (DRY_RUN), the settings they
+    refuse, and one cell trained and evaluated on the tiny records.
 """
 
 import glob
@@ -25,6 +26,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from core import experiments
 from tests import conftest
 from tests.convert_coco_test import CocoFixture
 from tests import testing_utils
@@ -566,45 +568,80 @@ class TestShellScripts:
     assert proc.stdout.count('mIoU ') >= 2
     assert os.path.isfile(os.path.join(work, 'export', 'saved_model.pb'))
 
-  def test_voc_sup(self, voc_records, tmp_path):
-    splits, out = str(tmp_path / 'splits'), str(tmp_path / 'out')
-    proc = _bash('voc_sup.sh', 8, DATA=voc_records, SPLITS=splits, OUT=out,
-                 EVAL_SIZE='64,64', EXTRA_FLAGS=TINY_RECIPE)
-    assert 'Supervised VOC 8 labels; expected mIoU n/a' in proc.stdout
-    assert 'mIoU ' in proc.stdout.split('expected mIoU n/a')[-1]
-    assert os.path.isfile(os.path.join(splits, 'labeled_8_seed0.txt'))
-    run_dir = os.path.join(out, 'sup_8')
-    assert _eval_steps(run_dir) == [2]
-    cfg = _load(os.path.join(run_dir, 'config.json'))
-    assert cfg['model']['backbone'] == 'mobilenet_v2'
-    assert cfg['train']['strategy'] == 'mirrored'
+  # The paper's tables: (script, its argument, the cells, their recipes'
+  # pattern, the paper's figure of the first cell).
+  PAPER_TABLES = [
+      ('voc_sup.sh', (), ('92', '183', '366', '732', '1464'),
+       'voc_r101_sup_%s', '45.1'),
+      ('voc_pseudoseg.sh', ('unlabeled',), ('92', '183', '366', '732', '1464'),
+       'voc_r101_pseudoseg_%s', '57.60'),
+      ('voc_pseudoseg.sh', ('image_labels',),
+       ('92', '183', '366', '732', '1464'),
+       'voc_r101_pseudoseg_image_labels_%s', 'n/a'),
+      ('coco_pseudoseg.sh', (), ('512', '256', '128', '64', '32'),
+       'coco_r101_pseudoseg_%s', '29.78'),
+  ]
 
-  @pytest.mark.parametrize('mode', ['unlabeled', 'image_labels'])
-  def test_voc_pseudoseg(self, voc_records, tmp_path, mode):
-    splits, out = str(tmp_path / 'splits'), str(tmp_path / 'out')
-    proc = _bash('voc_pseudoseg.sh', 8, mode, DATA=voc_records, SPLITS=splits,
-                 OUT=out, EVAL_SIZE='64,64', EXTRA_FLAGS=TINY_RECIPE)
-    assert 'PseudoSeg VOC 8 labels (%s); paper mIoU n/a' % mode in proc.stdout
-    run_dir = os.path.join(out, 'pseudoseg_8_%s' % mode)
+  @pytest.mark.parametrize('script,args,cells,pattern,paper', PAPER_TABLES)
+  def test_paper_table_is_one_recipe_per_cell(self, tmp_path, script, args,
+                                              cells, pattern, paper):
+    root = str(tmp_path / 'runs')
+    proc = _bash(script, *args, DRY_RUN=1, INIT_CHECKPOINT='/ckpt/r101',
+                 ROOT=root, EXTRA_FLAGS='--train_steps=7')
+    trains = [l.split() for l in proc.stdout.splitlines()
+              if '--experiment=' in l]
+    evals = [l.split() for l in proc.stdout.splitlines()
+             if 'train_sup_eval.py' in l]
+    assert len(trains) == len(evals) == len(cells), proc.stdout
+    for cell, train, evaluation in zip(cells, trains, evals):
+      experiment = pattern % cell
+      run_dir = os.path.join(root, experiment)
+      assert train[1] in ('train_sup.py', 'train_wss.py')
+      assert train[2:] == ['--experiment=' + experiment,
+                           '--model_dir=' + run_dir,
+                           '--init_checkpoint=/ckpt/r101',
+                           '--train_steps=7'], train
+      assert evaluation[2] == '--model_dir=' + run_dir
+      # Each cell's recipe exists and is run by the binary the script names.
+      assert experiments.get(experiment).binary == train[1]
+    assert '== %s: paper mIoU %s' % (pattern % cells[0], paper) in proc.stdout
+    # CELLS picks cells; nothing runs without a backbone or with a wrong cell.
+    proc = _bash(script, *args, DRY_RUN=1, ALLOW_RANDOM_INIT=1,
+                 CELLS=cells[-1], RECORD_DIR='/data/tfrecord')
+    train = [l.split() for l in proc.stdout.splitlines()
+             if '--experiment=' in l]
+    assert len(train) == 1
+    assert train[0][2] == '--experiment=' + pattern % cells[-1]
+    assert train[0][4:] == ['--allow_random_init',
+                            '--record_dir=/data/tfrecord'], train
+    for env, message in ((dict(), 'INIT_CHECKPOINT: '),
+                         (dict(INIT_CHECKPOINT='x', CELLS='7'),
+                          "CELLS: no cell '7' in this table")):
+      proc = _run(['bash', os.path.join(ROOT, 'scripts', script)] + list(args),
+                  _env(DRY_RUN=1, ROOT=root, **env), 60)
+      assert proc.returncode == 2, proc.stdout
+      assert proc.stdout.strip().startswith(message), proc.stdout
+      assert '--experiment' not in proc.stdout
+    assert not os.path.exists(root)
+
+  def test_paper_cell_trains_and_evaluates(self, voc_records, tiny_records,
+                                          tmp_path):
+    """One cell for real: the recipe (train_aug unlabeled, its image labels,
+    the paper's pseudo label) under the script's overrides."""
+    root = str(tmp_path / 'runs')
+    proc = _bash('voc_pseudoseg.sh', 'image_labels', CELLS='92',
+                 ALLOW_RANDOM_INIT=1, RECORD_DIR=voc_records, ROOT=root,
+                 EVAL_SIZE='64,64', EXTRA_FLAGS=TINY_RECIPE +
+                 ' --labeled_ids=' + tiny_records.labeled_ids)
+    run_dir = os.path.join(root, 'voc_r101_pseudoseg_image_labels_92')
+    assert 'mIoU ' in proc.stdout.split('paper mIoU n/a')[-1]
     assert _eval_steps(run_dir) == [2]
     cfg = _load(os.path.join(run_dir, 'config.json'))
+    assert cfg['data']['record_dir'] == voc_records
     assert cfg['data']['unlabeled_split'] == 'train_aug'
-    assert cfg['data']['use_image_labels'] == (mode == 'image_labels')
-    assert cfg['pseudo_label']['pseudo_src'] == 'avg'
+    assert cfg['data']['use_image_labels']
+    assert (cfg['pseudo_label']['pseudo_src'],
+            cfg['pseudo_label']['temperature']) == ('avg', 0.5)
+    assert cfg['train']['strategy'] == 'mirrored'
     assert cfg['data']['crop_size'] == [65, 65]
-
-  def test_coco_pseudoseg(self, tiny_records, tmp_path):
-    splits, out = str(tmp_path / 'splits'), str(tmp_path / 'out')
-    # 24 train images, 1/4 labeled: 6.
-    proc = _bash('coco_pseudoseg.sh', 4, DATA=tiny_records.record_dir,
-                 SPLITS=splits, OUT=out, EVAL_SIZE='64,64',
-                 EXTRA_FLAGS=TINY_RECIPE)
-    assert 'PseudoSeg COCO 1/4 labeled; paper mIoU n/a' in proc.stdout
-    with open(os.path.join(splits, 'labeled_1of4.txt')) as f:
-      assert len(f.read().split()) == 6
-    run_dir = os.path.join(out, 'pseudoseg_1of4')
-    assert _eval_steps(run_dir) == [2]
-    cfg = _load(os.path.join(run_dir, 'config.json'))
-    assert cfg['data']['labeled_ids'] == os.path.join(splits,
-                                                      'labeled_1of4.txt')
-    assert cfg['train']['train_steps'] == 2
+    assert cfg['model']['backbone'] == 'mobilenet_v2'
