@@ -51,12 +51,8 @@ WSS_COMMON=(--cam_level="${CAM_LEVEL}")
 
 # GEN_FLAGS: make_synthetic_voc.py flags of a variant (see above), with its own DATA.
 run_or_print make_embedded_data "${DATA}" embedded --seed=1234 ${GEN_FLAGS:-}
-SPLITS="${DATA}/splits"
-LABELED="${SPLITS}/labeled_${NUM_LABELED}_seed${SEED}.txt"
-if [ ! -f "${LABELED}" ]; then
-  run_or_print "$PY" datasets/create_splits.py --record_dir="${DATA}/tfrecord" --split=train \
-      --num_labeled="${NUM_LABELED}" --seed="${SEED}" --output_dir="${SPLITS}"
-fi
+run_or_print make_embedded_split "${DATA}" "${NUM_LABELED}" "${SEED}"
+LABELED="${DATA}/splits/labeled_${NUM_LABELED}_seed${SEED}.txt"
 
 run() {  # run NAME BINARY FLAGS...
   local name="$1" binary="$2"; shift 2

@@ -17,15 +17,16 @@ class (as self-training can), it shows there.
 Writes results.md and results.json to --output_dir (default: the single runs dir).
 """
 
-import glob
 import json
 import os
 
 from absl import app
 from absl import flags
 import numpy as np
-import tensorflow as tf
-from tensorflow.core.util import event_pb2
+
+import run_results
+
+SCORES = run_results.PSEUDO_LABEL_SCORES
 
 _RUNS_DIRS = flags.DEFINE_list('runs_dirs', None, 'Run directories (seeds).',
                                required=True)
@@ -36,24 +37,6 @@ _OUTPUT_DIR = flags.DEFINE_string('output_dir', '', 'Where to write the table.')
 COLUMNS = (('sup_few', 'supervised'), ('pseudoseg', 'PseudoSeg'),
            ('pseudoseg_image_labels', 'PseudoSeg + image labels'),
            ('sup_full', 'fully supervised (all labels)'))
-
-
-def read_results(run_dir):
-  """{step: results dict} of a run's RUN/eval/results-STEP.json files."""
-  results = {}
-  for path in glob.glob(os.path.join(run_dir, 'eval', 'results-*.json')):
-    with open(path) as f:
-      result = json.load(f)
-    results[result['step']] = result
-  return results
-
-
-def last_and_best(results):
-  """(last, best) mIoU of a run's `read_results`, or None if it was not evaluated."""
-  scores = {step: r['miou'] for step, r in results.items()}
-  if not scores:
-    return None
-  return scores[max(scores)], max(scores.values())
 
 
 def last_per_class(results):
@@ -101,45 +84,16 @@ def per_class_table(runs_dirs, results):
   return lines, per_run
 
 
-PSEUDO_LABEL_SCORES = (('decoder_miou', 'decoder'), ('sgc_miou', 'SGC'),
-                       ('pseudo_miou', 'fused pseudo label'))
-# Logged values averaged for the end-of-training pseudo-label scores.
-_LAST_LOGGED = 4
-
-
-def read_pseudo_label_scores(run_dir):
-  """Returns {score: mean of its last logged values} from RUN/train events."""
-  series = {}
-  for path in sorted(glob.glob(os.path.join(run_dir, 'train', 'events.out.*'))):
-    for record in tf.data.TFRecordDataset(path):
-      event = event_pb2.Event.FromString(record.numpy())
-      for value in event.summary.value:
-        name = value.tag.split('/')[-1]
-        if value.tag.startswith('metrics/') and name in dict(PSEUDO_LABEL_SCORES):
-          series.setdefault(name, {})[event.step] = float(
-              tf.make_ndarray(value.tensor))
-  return {name: float(np.mean([v for _, v in sorted(points.items())][
-      -_LAST_LOGGED:])) for name, points in series.items()}
-
-
-def _cell(values):
-  if not values:
-    return 'n/a'
-  if len(values) == 1:
-    return '%.3f' % values[0]
-  # Sample standard deviation (n - 1): a few seeds estimate the spread of all.
-  return '%.3f ± %.3f' % (np.mean(values), np.std(values, ddof=1))
-
-
 def main(argv):
   del argv
   table = {run: {'last': [], 'best': []} for run, _ in COLUMNS}
   # Each run's evaluation files, read once for both tables.
-  results = {(runs_dir, run): read_results(os.path.join(runs_dir, run))
+  results = {(runs_dir, run):
+             run_results.read_results(os.path.join(runs_dir, run))
              for runs_dir in _RUNS_DIRS.value for run, _ in COLUMNS}
   for runs_dir in _RUNS_DIRS.value:
     for run, _ in COLUMNS:
-      scores = last_and_best(results[(runs_dir, run)])
+      scores = run_results.last_and_best(results[(runs_dir, run)])
       if scores:
         table[run]['last'].append(scores[0])
         table[run]['best'].append(scores[1])
@@ -148,26 +102,26 @@ def main(argv):
            '|' + '---|' * (len(COLUMNS) + 2)]
   for which in ('last', 'best'):
     lines.append('| %d | %s | ' % (_NUM_LABELED.value, which) + ' | '.join(
-        _cell(table[run][which]) for run, _ in COLUMNS) + ' |')
+        run_results.cell(table[run][which]) for run, _ in COLUMNS) + ' |')
   text = '\n'.join(lines)
   seeds = len(_RUNS_DIRS.value)
   print('\nval mIoU, %d seed%s (%s)\n%s' % (seeds, 's' if seeds > 1 else '',
                                           ', '.join(_RUNS_DIRS.value), text))
-  scores = {run: {name: [] for name, _ in PSEUDO_LABEL_SCORES}
+  scores = {run: {name: [] for name, _ in SCORES}
             for run in ('pseudoseg', 'pseudoseg_image_labels')}
   for runs_dir in _RUNS_DIRS.value:
     for run, per_score in scores.items():
-      for name, value in read_pseudo_label_scores(
+      for name, value in run_results.read_pseudo_label_scores(
           os.path.join(runs_dir, run)).items():
         per_score[name].append(value)
   if any(v for per_score in scores.values() for v in per_score.values()):
     score_lines = ['', 'Teacher on the unlabeled crops at the end of training '
                    '(mIoU vs. their hidden masks):',
-                   '| run | ' + ' | '.join(t for _, t in PSEUDO_LABEL_SCORES) +
-                   ' |', '|' + '---|' * (len(PSEUDO_LABEL_SCORES) + 1)]
+                   '| run | ' + ' | '.join(t for _, t in SCORES) +
+                   ' |', '|' + '---|' * (len(SCORES) + 1)]
     for run, per_score in scores.items():
       score_lines.append('| %s | ' % dict(COLUMNS)[run] + ' | '.join(
-          _cell(per_score[name]) for name, _ in PSEUDO_LABEL_SCORES) + ' |')
+          run_results.cell(per_score[name]) for name, _ in SCORES) + ' |')
     score_text = '\n'.join(score_lines)
     print(score_text)
     text += '\n' + score_text

@@ -8,6 +8,8 @@ Every script a user runs by hand gets one run here, the way the README runs it
     against hand-computed values, on fake run directories;
   * scripts/main_job.sh: the four runs, their evaluations and the final table, on
     the session's tiny records, shrunk to 2 steps per run with EXTRA_FLAGS;
+  * scripts/ablation_table.sh: every row as commands (DRY_RUN), two rows run;
+    scripts/summarize_ablation.py against hand-computed orderings;
   * scripts/run_seeds.sh: its own logic (one main job per seed, then the table
     over the seeds) with main_job.sh replaced by a stub in a copy of scripts/;
   * scripts/local_test.sh: the whole chain down to the SavedModel;
@@ -379,6 +381,56 @@ class TestPseudoLabelScores:
       assert 'Teacher on the unlabeled crops' in f.read()
 
 
+class TestSummarizeAblation:
+  """scripts/summarize_ablation.py against hand-computed orderings."""
+
+  def test_rows_and_orderings(self, tmp_path):
+    root = str(tmp_path / 'ablation')
+    # Last checkpoints (the highest step counts): fusion 0.6, 0.5; decoder
+    # 0.5, 0.6; SGC 0.2, 0.3; hard 0.4, 0.45; supervised 0.55, 0.45.
+    last = {'supervised': (0.55, 0.45), 'fusion': (0.6, 0.5),
+            'dec': (0.5, 0.6), 'att': (0.2, 0.3), 'hard': (0.4, 0.45)}
+    for row, values in last.items():
+      for seed, value in enumerate(values):
+        run_dir = os.path.join(root, 'seed%d' % seed, row)
+        _write_results(run_dir, {1: 0.99, 5: value})
+        if row != 'supervised':
+          _write_scalars(run_dir, {'metrics/pseudo_miou': {5: 0.1 * (seed + 1)}})
+    proc = _python('scripts/summarize_ablation.py', '--root=' + root,
+                   '--seeds=0,1', '--rows=supervised,fusion,dec,att,hard')
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    lines = proc.stdout.splitlines()
+    # fusion: mean 0.55, sample std sqrt(2 * 0.05^2) = 0.0707; its teacher
+    # scores 0.1 and 0.2.
+    assert ('| fusion: calibrated, soft, T 0.5 (official) | 0.600 | 0.500 | '
+            '0.550 ± 0.071 | 0.150 ± 0.071 |') in lines
+    assert ('| supervised only (labeled images) | 0.550 | 0.450 | 0.500 ± '
+            '0.071 | n/a |') in lines
+    orderings = {l.split(':')[0].strip(): l.split(':')[1].split()
+                 for l in lines if l.endswith(' seeds)')}
+    # fusion - dec: +0.1, -0.1; fusion - att: +0.4, +0.2; dec - att: +0.3,
+    # +0.3; fusion - hard: +0.2, +0.05; fusion - supervised: +0.05, +0.05.
+    assert orderings == {
+        'fusion > decoder alone': ['+0.000', '(1', 'of', '2', 'seeds)'],
+        'fusion > CAM (SGC) alone': ['+0.300', '(2', 'of', '2', 'seeds)'],
+        'decoder alone > CAM (SGC) alone': ['+0.300', '(2', 'of', '2',
+                                            'seeds)'],
+        'soft > hard': ['+0.125', '(2', 'of', '2', 'seeds)'],
+        'PseudoSeg > supervised only': ['+0.050', '(2', 'of', '2', 'seeds)'],
+    }
+    out = _load(os.path.join(root, 'ablation.json'))
+    np.testing.assert_allclose(out['miou']['att'], [0.2, 0.3])
+    np.testing.assert_allclose(out['pseudo_label_miou']['dec'], [0.1, 0.2])
+    with open(os.path.join(root, 'ablation.md')) as f:
+      assert proc.stdout.strip().endswith(f.read().strip())
+
+  def test_unknown_row_is_an_error(self, tmp_path):
+    proc = _python('scripts/summarize_ablation.py', '--root=' + str(tmp_path),
+                   '--seeds=0', '--rows=fusion,avg')
+    assert proc.returncode != 0
+    assert '--rows: no row avg' in proc.stdout
+
+
 def _assert_initialises_a_run(backbone, records, tmp_path):
   """A 1-step train_sup.py run on other data (other classes) starts from `backbone`."""
   proc = _run_ok([sys.executable, os.path.join(ROOT, 'train_sup.py'),
@@ -438,6 +490,46 @@ class TestShellScripts:
     table = _load(os.path.join(out, 'results.json'))['miou']
     for run in RUNS:
       assert len(table[run]['last']) == 1, run
+
+  def test_ablation_table(self, tiny_records, tmp_path):
+    # Every row on every seed, as commands: one recipe, one change per row.
+    proc = _bash('ablation_table.sh', DRY_RUN=1, ROOT=str(tmp_path / 'dry'))
+    trains = [l.split() for l in proc.stdout.splitlines()
+              if '--experiment=' in l]
+    assert len(trains) == 8 * 3
+    changes = {}
+    for argv in trains:
+      run_dir = [a for a in argv if a.startswith('--model_dir=')][0]
+      seed = [a for a in argv if a.startswith('--seed=')][0]
+      assert run_dir.endswith('/seed%s/' % seed[7:] + run_dir.split('/')[-1])
+      changes[run_dir.split('/')[-1]] = (argv[1], argv[2], argv[3:argv.index(
+          seed)])
+    assert changes['supervised'] == ('train_sup.py',
+                                     '--experiment=embedded_sup_few', [])
+    assert changes['fusion'] == ('train_wss.py',
+                                 '--experiment=embedded_pseudoseg', [])
+    assert changes['dec'][2] == ['--pseudo_src=dec']
+    assert changes['hard'][2] == ['--nosoft_labels']
+    assert changes['uncalibrated'][2] == ['--logit_norm=none']
+    assert '--cutout_size=0' in changes['no_strong'][2]
+    proc = _run(['bash', os.path.join(ROOT, 'scripts', 'ablation_table.sh')],
+                _env(DRY_RUN=1, ROWS='fusion soft'), 60)
+    assert proc.returncode == 2 and "ROWS: no row 'soft'" in proc.stdout
+    # Two rows for real, two steps each: the table and its ordering line.
+    data, root = str(tmp_path / 'data'), str(tmp_path / 'runs')
+    os.makedirs(data)
+    os.symlink(tiny_records.record_dir, os.path.join(data, 'tfrecord'))
+    tiny = TINY_MODEL.replace('--width_multiplier=0.35 ', '')
+    proc = _bash('ablation_table.sh', 1, DATA=data, ROOT=root, NUM_LABELED=8,
+                 ROWS='supervised fusion', MODE='image_labels',
+                 EXTRA_FLAGS=tiny + ' --train_steps=2')
+    assert _eval_steps(os.path.join(root, 'seed1', 'fusion')) == [2]
+    cfg = _load(os.path.join(root, 'seed1', 'fusion', 'config.json'))
+    assert cfg['data']['use_image_labels'] and cfg['train']['seed'] == 1
+    assert cfg['data']['labeled_ids'].endswith('labeled_8_seed1.txt')
+    assert 'PseudoSeg with image labels, 1 seed' in proc.stdout
+    assert 'PseudoSeg > supervised only:' in proc.stdout
+    assert os.path.isfile(os.path.join(root, 'ablation.json'))
 
   def test_pretrain_source(self, tiny_records, tmp_path):
     data, out = str(tmp_path / 'source'), str(tmp_path / 'pretrained')
