@@ -9,7 +9,7 @@ and image labels: the batch statistics of each micro-batch are then those of the
 whole batch, while losses and gradients still differ between micro-batches. The
 global logit norm of the fusion is an RMS over the (micro-)batch: the PseudoSeg test
 uses the per-pixel one. Dropout is off (its masks are drawn per micro-batch). What
-remains is float32 summation order: updates agree to 1e-5 relative. Under
+remains is float32 summation order, measured per machine (AccumulatedStepTest). Under
 MirroredStrategy: tests/distributed_test.py.
 """
 
@@ -122,16 +122,31 @@ class AccumulatedStepTest(tf.test.TestCase):
   """A step of N=2 micro-batches of 2 against a step of one batch of 4.
 
   Tolerance: in float32 this model's gradient moves with the batch size
-  alone; a batch of 4 holding the same 2 images and labels twice (the same
-  update in exact arithmetic) differs from the batch of 2 by 7e-4 in
-  `_relative_update_error` (reduction order amplified through ~20 batch
-  norms; by 1e-1 after a second step, so one step is compared). The bound is
-  5e-3; using one micro-batch alone (the control) is off by about 1.
+  alone. A batch of 4 holding the same 2 images and labels twice (the same
+  update in exact arithmetic) differs from the batch of 2 by what
+  `_float32_floor` measures: reduction order amplified through ~20 batch
+  norms, and by 1e-1 after a second step, so one step is compared. The floor
+  depends on the CPU's kernels: about 3e-5 (supervised) and 4e-3 (PseudoSeg)
+  with TensorFlow's default kernels off, 1e-2 and 6e-3 with oneDNN's on an
+  AVX-512 machine. The accumulated step must be within twice that floor (and
+  never needs more than 5e-2); one micro-batch alone (the control) is off by
+  about 1.
   """
 
-  def _runs(self, pseudoseg, runs=((2, 4), (1, 4)), **settings):
+  def _float32_floor(self, pseudoseg, **settings):
+    """`_relative_update_error` of a batch of 4 holding its first 2 rows
+    twice against the batch of those 2 rows: zero in exact arithmetic."""
+    twice, once = self._runs(pseudoseg, runs=((1, 4), (1, 2)), duplicate=True,
+                             **settings)
+    floor = _relative_update_error(twice, once)
+    self.assertLess(floor, 5e-2)
+    return floor
+
+  def _runs(self, pseudoseg, runs=((2, 4), (1, 4)), duplicate=False,
+            **settings):
     """For each (N, rows) of `runs`: one step on the first `rows` rows of the
-    tiled batch, from the same initial weights."""
+    tiled batch (with `duplicate`, of its first 2 rows repeated), from the same
+    initial weights."""
     base_cfg = config.smoke()
     model_cfg = dataclasses.replace(
         base_cfg.model, pseudoseg_heads=pseudoseg, aspp_dropout=0.0,
@@ -141,6 +156,8 @@ class AccumulatedStepTest(tf.test.TestCase):
                                     (_CROP, _CROP)).get_weights()
     tf.random.set_seed(None)
     batch = _tiled_batches(2, 2, pseudoseg)
+    if duplicate:
+      batch = tf.nest.map_structure(lambda t: tf.concat([t[:2]] * 2, 0), batch)
     results = []
     for num_micro, rows in runs:
       cfg = config.override(
@@ -162,11 +179,12 @@ class AccumulatedStepTest(tf.test.TestCase):
                           outputs=outputs, start=start))
     return results
 
-  def _assert_same_update(self, accumulated, large):
+  def _assert_same_update(self, accumulated, large, floor):
     # One update, counted once (the learning-rate schedule and the EMA read
     # this counter).
     self.assertEqual(int(accumulated['optimizer'].iterations), 1)
-    self.assertLess(_relative_update_error(accumulated, large), 5e-3)
+    self.assertLess(_relative_update_error(accumulated, large),
+                    max(2.0 * floor, 1e-4))
     for name, value in accumulated['outputs'].items():
       self.assertAllClose(value, large['outputs'][name], rtol=1e-5, msg=name)
 
@@ -174,15 +192,16 @@ class AccumulatedStepTest(tf.test.TestCase):
     # The third run, on the first micro-batch alone, is the control.
     accumulated, large, first_alone = self._runs(
         pseudoseg=False, runs=((2, 4), (1, 4), (1, 2)))
-    self._assert_same_update(accumulated, large)
+    self._assert_same_update(accumulated, large,
+                             self._float32_floor(pseudoseg=False))
     self.assertGreater(_relative_update_error(first_alone, large), 0.2)
     self.assertEqual(accumulated['task'].images_per_step(), 4)
 
   def test_pseudoseg_with_image_labels_and_an_ema_teacher(self):
-    accumulated, large = self._runs(
-        pseudoseg=True, use_image_labels=True, logit_norm='pixel',
-        ema_decay=0.99)
-    self._assert_same_update(accumulated, large)
+    settings = dict(use_image_labels=True, logit_norm='pixel', ema_decay=0.99)
+    accumulated, large = self._runs(pseudoseg=True, **settings)
+    self._assert_same_update(accumulated, large,
+                             self._float32_floor(pseudoseg=True, **settings))
     self.assertGreater(float(accumulated['outputs']['unsup_loss']), 0.0)
     self.assertGreater(float(accumulated['outputs']['cls_loss']), 0.0)
     self.assertEqual(accumulated['task'].images_per_step(), 8)

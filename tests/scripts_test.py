@@ -626,7 +626,7 @@ class TestShellScripts:
     """
     repo = tmp_path / 'repo'
     (repo / 'scripts').mkdir(parents=True)
-    for name in ('run_seeds.sh', 'summarize_results.py'):
+    for name in ('run_seeds.sh', 'summarize_results.py', 'run_results.py'):
       shutil.copy(os.path.join(ROOT, 'scripts', name), str(repo / 'scripts'))
     (repo / 'scripts' / 'main_job.sh').write_text(
         'set -eu\n'
