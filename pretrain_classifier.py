@@ -58,6 +58,7 @@ def main(argv):
         '--use_image_labels and --unlabeled_ids are for train_wss.py: every '
         'image of --train_split trains on its image-level labels here.')
   record_format.list_shards(cfg.data.record_dir, _EVAL_SPLIT.value)
+  experiment_lib.split_cpu(cfg)  # First: before anything touches a device.
   descriptor = experiment_lib.dataset_info(cfg)
   task = classification.ClassificationTask(
       cfg, descriptor.num_classes, ignore_label=descriptor.ignore_label,

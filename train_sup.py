@@ -27,6 +27,7 @@ def main(argv):
   # Imported once the flags are checked: a mistyped flag fails at once, not
   # after TensorFlow's start-up.
   from cli import experiment_lib  # pylint: disable=g-import-not-at-top
+  experiment_lib.split_cpu(cfg)  # First: before anything touches a device.
   descriptor = experiment_lib.dataset_info(cfg)
   task = experiment_lib.build_task(cfg, descriptor, pseudoseg=False)
   experiment_lib.train(cfg, task,

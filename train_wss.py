@@ -38,6 +38,7 @@ def main(argv):
   import tensorflow as tf
   from cli import experiment_lib
   # pylint: enable=g-import-not-at-top
+  experiment_lib.split_cpu(cfg)  # First: before anything touches a device.
   descriptor = experiment_lib.dataset_info(cfg)
   task = experiment_lib.build_task(cfg, descriptor, pseudoseg=True)
   labeled_fn = experiment_lib.labeled_dataset_fn(cfg, descriptor)

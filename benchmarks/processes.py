@@ -62,14 +62,16 @@ def _high_water_mb(pid):
   return 0.0
 
 
-def run_binary(script, flag_list, log_path, timeout):
-  """Runs `python SCRIPT FLAGS` from the repository root to its end.
+def run_process(script, flag_list, log_path, timeout):
+  """Runs `python SCRIPT FLAGS` from the repository root to its end, its
+  output into `log_path`.
 
   Returns:
-    dict: step_s (steady state), wall_s, peak_rss_mb.
+    dict: wall_s, peak_rss_mb.
 
   Raises:
-    RuntimeError: the run failed (the log's tail in the message).
+    ChildProcessError: the run failed or ran past `timeout` seconds (one line:
+      the script, its exit status, its log and the log's last line).
   """
   env = dict(os.environ)
   env['PYTHONPATH'] = configs.ROOT + os.pathsep + env.get('PYTHONPATH', '')
@@ -88,10 +90,24 @@ def run_binary(script, flag_list, log_path, timeout):
         break
       time.sleep(0.2)
   wall = time.perf_counter() - start
-  with open(log_path) as f:
-    text = f.read()
   if proc.returncode != 0:
-    raise RuntimeError('%s exited with %d; the end of %s:\n%s' % (
-        script, proc.returncode, log_path, text[-3000:]))
-  return {'step_s': steady_step_seconds(text), 'wall_s': wall,
-          'peak_rss_mb': peak}
+    with open(log_path) as f:
+      text = f.read()
+    last = ([line for line in text.splitlines() if line.strip()][-1:] or [''])[0]
+    last = last.replace(' (--verbose shows the traceback)', '')
+    raise ChildProcessError('%s exited with %d (log %s): %s' % (
+        script, proc.returncode, log_path,
+        last[len('FATAL '):] if last.startswith('FATAL ') else last))
+  return {'wall_s': wall, 'peak_rss_mb': peak}
+
+
+def run_binary(script, flag_list, log_path, timeout):
+  """run_process of a training binary, plus its steady-state step time.
+
+  Returns:
+    dict: step_s (steady state), wall_s, peak_rss_mb.
+  """
+  figures = run_process(script, flag_list, log_path, timeout)
+  with open(log_path) as f:
+    figures['step_s'] = steady_step_seconds(f.read())
+  return figures

@@ -90,6 +90,13 @@ def build_model_and_optimizer(cfg, strategy, num_classes):
   return model, optimizer
 
 
+def split_cpu(cfg):
+  """--cpu_replicas: splits the CPU for --strategy=mirrored (core/training/
+  trainer.py `split_cpu`). A training binary's first TensorFlow call."""
+  if cfg.train.strategy == 'mirrored':
+    trainer.split_cpu(cfg.train.cpu_replicas)
+
+
 def build_task(cfg, descriptor, pseudoseg):
   """The run's task: PseudoSeg (train_wss.py) or supervised (train_sup.py)."""
   cls = pseudoseg_task.PseudoSegTask if pseudoseg else supervised.SupervisedTask
@@ -236,7 +243,8 @@ def train(cfg, task, dataset_fn):
     dict of the last logged metric values.
   """
   trainer.set_precision(cfg.train.mixed_precision)
-  strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu)
+  strategy = trainer.get_strategy(cfg.train.strategy, cfg.train.tpu,
+                                  cfg.train.cpu_replicas)
   run_dir.check_model_dir(cfg.train.model_dir, cfg, task.num_classes,
                           task.state_settings())
   logging.info('%d classes, record dir %s; config written to %s.',

@@ -10,23 +10,17 @@ import os
 import sys
 import time
 
-import numpy as np
 from PIL import Image
 import tensorflow as tf
 
 from cli import predict_lib
 from core import visualization
 from core.training import run_dir
+from datasets import descriptors
 from launch import app as launch_app
 
 # Seconds between two progress lines.
 _PROGRESS_EVERY = 5.0
-
-
-def _save_palette_png(path, class_ids, palette):
-  image = Image.fromarray(class_ids.astype(np.uint8), mode='P')
-  image.putpalette(palette.reshape(-1).tolist())
-  image.save(path, format='PNG')
 
 
 def _save_png(path, picture):
@@ -38,7 +32,7 @@ def _save_png(path, picture):
 def _write_outputs(output_dir, name, image, class_ids, label, palette, alpha):
   """The PNGs of one image (module docstring)."""
   base = os.path.join(output_dir, name)
-  _save_palette_png(base + '_prediction.png', class_ids, palette)
+  descriptors.write_palette_png(base + '_prediction.png', class_ids, palette)
   picture = tf.constant(image, tf.float32)[None] / 255.0
   _save_png(base + '_overlay.png', visualization.overlay(
       picture, class_ids[None], palette, alpha)[0])

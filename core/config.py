@@ -442,6 +442,10 @@ class TrainConfig(Section):
       'logical devices) | multi_worker (TF_CONFIG) | tpu.',
       one_of(*STRATEGIES))
   tpu: str = setting('', 'TPU name or address for --strategy=tpu.')
+  cpu_replicas: int = setting(
+      0, 'With --strategy=mirrored on a machine without accelerators: split '
+      'the CPU into this many logical devices, one replica each (rehearses a '
+      'multi-replica run); 0 = the devices TensorFlow finds.', in_range(0))
   mixed_precision: str = setting(
       '', 'Keras precision policy: "" (float32) | mixed_bfloat16 | '
       'mixed_float16.', one_of(*PRECISIONS))
@@ -454,6 +458,12 @@ class TrainConfig(Section):
   seed: int = setting(
       0, 'Seeds the initialisation, the input order and every random draw of '
       'the steps.', in_range(0))
+
+  def _check_together(self, section):
+    if self.cpu_replicas and self.strategy != 'mirrored':
+      raise ConfigError(section, 'cpu_replicas',
+                        'is for strategy mirrored, got strategy %r' %
+                        self.strategy)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,7 @@ import os
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+from PIL import Image
 
 from datasets import file_io
 
@@ -48,6 +49,21 @@ def voc_palette(num_colors=256):
       c >>= 3
     palette[i] = (r, g, b)
   return palette
+
+
+def write_palette_png(path, class_ids, palette=None):
+  """Writes [H, W] class ids as a palette PNG (PIL mode 'P'), as VOC's masks are.
+
+  Args:
+    path: the PNG to write.
+    class_ids: [H, W] integers in [0, 255].
+    palette: [N, 3] uint8 colours of ids 0..N-1 (default: VOC's 256).
+  """
+  image = Image.fromarray(np.asarray(class_ids, np.uint8), mode='P')
+  image.putpalette(np.asarray(
+      voc_palette(256) if palette is None else palette, np.uint8).reshape(
+          -1).tolist())
+  image.save(path, format='PNG')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -571,12 +571,6 @@ def image_id(split, index):
   return '%s_%06d' % (split, index)
 
 
-def _write_palette_png(path, label):
-  img = Image.fromarray(label, mode='P')
-  img.putpalette(descriptors.voc_palette(256).reshape(-1).tolist())
-  img.save(path)
-
-
 def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
                         num_val=DEFAULT_NUM_VAL, image_size=DEFAULT_IMAGE_SIZE,
                         seed=0, texture_set='target', cues=DEFAULT_CUES):
@@ -627,7 +621,8 @@ def generate_voc_layout(output_root, num_train=DEFAULT_NUM_TRAIN,
       name = image_id(split, i)
       Image.fromarray(image).save(os.path.join(image_dir, name + '.jpg'),
                                   quality=JPEG_QUALITY)
-      _write_palette_png(os.path.join(label_dir, name + '.png'), label)
+      descriptors.write_palette_png(os.path.join(label_dir, name + '.png'),
+                                    label)
       ids[split].append(name)
   ids['trainval'] = ids['train'] + ids['val']
   for split, names in ids.items():

@@ -44,6 +44,9 @@ def test_setting_names_are_unique_across_sections():
     (dict(min_scale=2.0, max_scale=1.0), 'data.min_scale must be <= max_scale'),
     (dict(decoder_image_labels=0.1, use_image_labels=True),
      'decoder_image_labels is for the unlabeled mode'),
+    (dict(cpu_replicas=2),
+     "train.cpu_replicas is for strategy mirrored, got strategy 'default'"),
+    (dict(cpu_replicas=-1), 'train.cpu_replicas must be >= 0, got -1'),
 ])
 def test_bad_values_are_refused_naming_the_setting(settings, message):
   with pytest.raises(config.ConfigError, match=message):

@@ -318,14 +318,6 @@ for kind in ('supervised', 'pseudoseg_ema_da'):
 print(json.dumps(result))
 '''
 
-# train_sup.py itself, in a process that first makes 2 logical CPUs.
-_TRAIN_SUP_MIRRORED = _TWO_CPUS + r'''
-import runpy
-import sys
-sys.argv = ['train_sup.py'] + sys.argv[1:]
-runpy.run_path('train_sup.py', run_name='__main__')
-'''
-
 # One worker of a 2-worker MultiWorkerMirroredStrategy (cluster from TF_CONFIG).
 _WORKER = r'''
 import functools
@@ -608,11 +600,12 @@ class MirroredTest(testing_utils.FixturesMixin, tf.test.TestCase):
     self.assertLess(result['scoped_err'], 1e-6)
 
   def test_train_sup_binary_with_mirrored_strategy(self):
+    # --cpu_replicas=2: the binary splits the CPU itself, before its first
+    # TensorFlow call.
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     flag_values = self.smoke_flags(self.records, model_dir, strategy='mirrored',
-                                   image_summary_every=100)
-    args = self.binaries.command('train_sup.py', **flag_values)[2:]
-    proc = self.binaries.run_python(_TRAIN_SUP_MIRRORED, args)
+                                   cpu_replicas=2, image_summary_every=100)
+    proc = self.binaries.run('train_sup.py', **flag_values)
     self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:])
     self.assertRegex(proc.stdout, r"Using MirroredStrategy with devices \('\S+"
                      r"CPU:0', '\S+CPU:1'\)")

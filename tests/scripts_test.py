@@ -21,6 +21,7 @@ Every script a user runs by hand gets one run here, the way the README runs it
 import glob
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -490,6 +491,51 @@ class TestShellScripts:
     table = _load(os.path.join(out, 'results.json'))['miou']
     for run in RUNS:
       assert len(table[run]['last']) == 1, run
+
+  def test_rehearse_voc(self, tmp_path):
+    # The real recipes, as commands: each paper preset on the VOC-shaped set,
+    # mirrored over 2 logical CPUs, its batch shrunk, nothing else changed.
+    proc = _bash('rehearse_voc.sh', DRY_RUN=1, DATA=str(tmp_path / 'dry'))
+    lines = proc.stdout.splitlines()
+    assert 'datasets/make_voc_shaped.py' in lines[0]
+    assert '--width=500 --height=375' in lines[0]
+    assert 'datasets/build_voc2012_data.py' in lines[1]
+    assert lines[2].endswith('-m benchmarks.rehearse_voc --record_dir=%s/dry/'
+                             'tfrecord --work_dir=runs/rehearse_voc --steps=3 '
+                             '--replicas=2 --batch_per_replica=1' % tmp_path)
+    # For real on tiny images with the smoke presets: the table, the JSON, the
+    # evaluation at the images' own size and the export.
+    data, work = str(tmp_path / 'data'), str(tmp_path / 'work')
+    proc = _bash(
+        'rehearse_voc.sh', DATA=data, WORK=work, NUM_SBD=4, NUM_VAL=2, WIDTH=48,
+        HEIGHT=36, timeout=900, EXTRA_FLAGS=(
+            '--experiments=smoke_pseudoseg '
+            '--train_flag=--unlabeled_split=train_aug '
+            '--train_flag=--labeled_ids=%s' % os.path.join(
+                ROOT, 'datasets', 'split_lists', 'voc', '16_clean_3.txt')))
+    assert re.search(r'\| smoke_pseudoseg \(4 steps of 2 \+ 2\) \| ',
+                     proc.stdout), proc.stdout
+    out = _load(os.path.join(work, 'rehearsal.json'))
+    assert list(out['recipes']) == ['smoke_pseudoseg']
+    r = out['recipes']['smoke_pseudoseg']
+    assert r['step_s'] > 0 and r['peak_rss_mb'] > 100, r
+    # 7 forwards a crop (labeled and strong view trained, weak view forward)
+    # at the recipe's batch of 2 + 2.
+    assert r['forward_tflop'] > 0
+    assert np.isclose(r['paper_step_tflop'], 7 * 2 * r['forward_tflop'])
+    assert np.isclose(r['gpu_hours_1'], 8 * r['gpu_hours_8'])
+    with open(os.path.join(work, 'smoke_pseudoseg.log')) as f:
+      assert 'num_devices = 2' in f.read()
+    assert out['eval']['num_images'] == 2
+    assert 0.0 <= out['eval']['miou'] <= 1.0
+    assert os.path.exists(os.path.join(work, 'export', 'saved_model.pb'))
+    # A bad recipe name stops before any run.
+    proc = _run(['bash', os.path.join(ROOT, 'scripts', 'rehearse_voc.sh')],
+                _env(DATA=data, WORK=str(tmp_path / 'bad'),
+                     EXTRA_FLAGS='--experiments=voc_r101_sup_93'), 120)
+    assert proc.returncode != 0
+    assert "No experiment 'voc_r101_sup_93'" in proc.stdout
+    assert not os.path.exists(str(tmp_path / 'bad' / 'voc_r101_sup_93.log'))
 
   def test_ablation_table(self, tiny_records, tmp_path):
     # Every row on every seed, as commands: one recipe, one change per row.

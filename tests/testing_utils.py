@@ -72,10 +72,8 @@ def write_jpeg(path, height, width, seed=0):
 def write_palette_png(path, mask):
   """Writes a class-id mask as a VOC-style palette PNG (PIL mode 'P')."""
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  img = Image.fromarray(np.asarray(mask, np.uint8), mode='P')
   from datasets import descriptors  # pylint: disable=g-import-not-at-top
-  img.putpalette(descriptors.voc_palette(256).flatten().tolist())
-  img.save(path, format='PNG')
+  descriptors.write_palette_png(path, mask)
 
 
 def snapshot_dir(directory):

@@ -21,17 +21,41 @@ import tensorflow as tf
 from core.training import finiteness
 from core.training import schedules
 
-def get_strategy(name, tpu=''):
+def split_cpu(num_devices):
+  """Splits the CPU into `num_devices` logical devices (0: leaves it whole).
+
+  A binary's first TensorFlow call, before anything initialises the devices:
+  --strategy=mirrored --cpu_replicas=N then rehearses N replicas on a CPU.
+  Nothing changes where a GPU is found, or once the split is made.
+
+  Raises:
+    RuntimeError: the devices were initialised already with another split.
+  """
+  if not num_devices or tf.config.list_physical_devices('GPU'):
+    return
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  wanted = [tf.config.LogicalDeviceConfiguration()] * num_devices
+  if len(tf.config.get_logical_device_configuration(cpu) or []) != num_devices:
+    tf.config.set_logical_device_configuration(cpu, wanted)
+
+
+def get_strategy(name, tpu='', cpu_replicas=0):
   """Returns the tf.distribute strategy named by `name`.
 
   Args:
     name: 'default' (one device), 'mirrored' (all local GPUs or logical devices),
       'multi_worker' (MultiWorkerMirroredStrategy; cluster from TF_CONFIG) or 'tpu'.
     tpu: TPU name or address for 'tpu' ('' = local / from the environment).
+    cpu_replicas: for 'mirrored' where no GPU is found: mirror over this many
+      logical CPU devices (`split_cpu`; 0: the devices TensorFlow finds).
   """
   if name == 'default':
     return tf.distribute.get_strategy()
   if name == 'mirrored':
+    if cpu_replicas and not tf.config.list_physical_devices('GPU'):
+      split_cpu(cpu_replicas)
+      return tf.distribute.MirroredStrategy(
+          ['/cpu:%d' % i for i in range(cpu_replicas)])
     return tf.distribute.MirroredStrategy()
   if name == 'multi_worker':
     return tf.distribute.MultiWorkerMirroredStrategy()
