@@ -5,6 +5,8 @@ Usage:
       --output_dir=vis/my_photos [--scales=0.75,1,1.25 --flip]
   python vis.py --saved_model=exported/pseudoseg92 --record_dir=data/voc/tfrecord \
       --split=val --output_dir=vis/val
+  python vis.py --model_dir=runs/pseudoseg92 --image_dir=large_photos \
+      --output_dir=vis/large --window=513,513     # window by window
 
 For each image NAME it writes, at the image's size:
   NAME_prediction.png  palette PNG of the class ids (pixel value = class id; the
@@ -46,12 +48,22 @@ _FLIP = flags.DEFINE_bool(
     'flip', False, 'Add horizontally flipped inference (--model_dir only).')
 _ALPHA = flags.DEFINE_float('overlay_alpha', 0.5,
                             'Weight of the class colours in the overlay.')
+_WINDOW = flags.DEFINE_list(
+    'window', [], '"height,width": predict a large image window by window '
+    '(e.g. the training crop, or a SavedModel\'s --input_size); default: each '
+    'image whole.')
+_WINDOW_OVERLAP = flags.DEFINE_float(
+    'window_overlap', 1.0 / 3.0, 'With --window: the share of a window that the '
+    'next one overlaps, in [0, 1); each pixel averages its windows.')
 
 
 def _check_flags():
   """The flags' values, checked before anything is read or built."""
   scales = flags_lib.checked(_SCALES, flags_lib.POSITIVE_NUMBERS, item=float)
   flags_lib.checked(_ALPHA, config_lib.in_range(0.0, 1.0))
+  window = flags_lib.checked(_WINDOW, flags_lib.SIZE_OR_EMPTY, item=int) or None
+  flags_lib.checked(_WINDOW_OVERLAP, config_lib.in_range(0.0, 1.0,
+                                                         high_open=True))
   checkpoint = flags_lib.checked_checkpoint(_CHECKPOINT)
   if bool(_MODEL_DIR.value) == bool(_SAVED_MODEL.value):
     raise flags_lib.usage_error('give one of --model_dir and --saved_model.')
@@ -64,12 +76,12 @@ def _check_flags():
     raise flags_lib.usage_error(
         '--checkpoint and --weights need --model_dir: a SavedModel holds one '
         'set of weights.')
-  return scales, checkpoint
+  return scales, checkpoint, window
 
 
 def main(argv):
   del argv
-  scales, checkpoint = _check_flags()
+  scales, checkpoint, window = _check_flags()
   # Imported once the flags are checked: a mistyped flag fails at once, not
   # after TensorFlow's start-up.
   from cli import vis_lib  # pylint: disable=g-import-not-at-top
@@ -77,7 +89,8 @@ def main(argv):
       _OUTPUT_DIR.value, model_dir=_MODEL_DIR.value, checkpoint=checkpoint,
       weights=_WEIGHTS.value, saved_model=_SAVED_MODEL.value,
       image_dir=_IMAGE_DIR.value, record_dir=_RECORD_DIR.value,
-      split=_SPLIT.value, scales=scales, flip=_FLIP.value, alpha=_ALPHA.value)
+      split=_SPLIT.value, scales=scales, flip=_FLIP.value, alpha=_ALPHA.value,
+      window=window, window_overlap=_WINDOW_OVERLAP.value)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,8 @@ Imported by vis.py and export_model.py only. Images come as uint8 [height, width
 converters decode them, EXIF orientation applied) or from a record split
 (`record_examples`, with the mask when the record has one). A predictor turns
 one image into class ids and probabilities at the image's size: a run's model
-(multi-scale and flip as in evaluation) or an exported SavedModel.
+(multi-scale and flip as in evaluation) or an exported SavedModel, either of them
+window by window over a large image (`TiledPredictor`).
 """
 
 import os
@@ -15,6 +16,7 @@ from PIL import Image
 import tensorflow as tf
 
 from core.evaluation import evaluator
+from core.evaluation import sliding_window
 from core.serving import export
 from datasets import convert_utils
 from datasets import descriptors
@@ -162,3 +164,19 @@ class SavedModelPredictor(object):
     encoded = tf.io.encode_png(tf.constant(image, tf.uint8))
     out = self._serve(image_bytes=encoded[None])
     return (out['predictions'][0].numpy(), out['probabilities'][0].numpy())
+
+
+class TiledPredictor(object):
+  """Another predictor run window by window (core/evaluation/sliding_window.py):
+  for images larger than what the model was trained or exported for."""
+
+  def __init__(self, predictor, window, overlap=1.0 / 3.0):
+    self._predictor = predictor
+    self._window = tuple(window)
+    self._overlap = overlap
+
+  def __call__(self, image):
+    probabilities = sliding_window.predict_tiled(
+        lambda tile: self._predictor(tile)[1], image, self._window,
+        self._overlap)
+    return np.argmax(probabilities, -1).astype(np.int32), probabilities

@@ -69,7 +69,8 @@ def _inputs(image_dir, record_dir, split):
 
 def write_predictions(output_dir, model_dir='', checkpoint='', weights='model',
                       saved_model='', image_dir='', record_dir='', split='val',
-                      scales=(1.0,), flip=False, alpha=0.5):
+                      scales=(1.0,), flip=False, alpha=0.5, window=None,
+                      window_overlap=1.0 / 3.0):
   """Writes the PNGs of every image (vis.py's docstring), a bad one skipped.
 
   Args:
@@ -84,6 +85,9 @@ def write_predictions(output_dir, model_dir='', checkpoint='', weights='model',
     scales: inference scales (`model_dir` only).
     flip: add flipped inference (`model_dir` only).
     alpha: weight of the class colours in the overlay.
+    window: (height, width): predict window by window, `window_overlap` of a
+      window overlapping the next; None: each image whole.
+    window_overlap: in [0, 1).
 
   Returns:
     The exit status: 0, or 1 if an image failed (each is named).
@@ -100,6 +104,8 @@ def write_predictions(output_dir, model_dir='', checkpoint='', weights='model',
         model_dir, checkpoint, weights)
     predictor = predict_lib.ModelPredictor(model, scales, flip)
     palette = predict_lib.palette_for(record_dir or cfg.data.record_dir)
+  if window:
+    predictor = predict_lib.TiledPredictor(predictor, window, window_overlap)
   tf.io.gfile.makedirs(output_dir)
   print('Predicting with %s; writing to %s' % (source, output_dir))
   failures = []

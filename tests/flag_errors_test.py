@@ -117,6 +117,12 @@ _VIS_CASES = [
      '--scales must be one or more positive numbers, got (0.0,).'),
     (dict(model_dir='{tmp}/run', image_dir='{tmp}', overlay_alpha=2.0),
      '--overlay_alpha must be in [0, 1], got 2.0.'),
+    (dict(model_dir='{tmp}/run', image_dir='{tmp}', window='513'),
+     '--window must be empty or two positive integers, "height,width", got '
+     '(513,).'),
+    (dict(model_dir='{tmp}/run', image_dir='{tmp}', window='9,9',
+          window_overlap=1.0),
+     '--window_overlap must be in [0, 1), got 1.0.'),
 ]
 
 

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from cli import predict_lib
 from core.evaluation import evaluator
+from core.evaluation import sliding_window
 from core.serving import export
 from core.training import run_dir
 from datasets import descriptors
@@ -121,6 +122,29 @@ class FolderTest(testing_utils.FixturesMixin, tf.test.TestCase):
     overlay = np.asarray(Image.open(os.path.join(self.output_dir,
                                                  'plain_overlay.png')))
     self.assertAllClose(overlay, 0.5 * self.plain + 0.5 * colours, atol=1)
+
+  def test_window_by_window(self):
+    # The plain image is 25 x 31; windows of 16 x 20 overlapping by a third:
+    # rows 0..15 and 9..24, columns 0..19 and 11..30, each pixel the mean of
+    # the windows that hold it.
+    folder = os.path.join(self.get_temp_dir(), 'tiled_in')
+    os.makedirs(folder)
+    shutil.copy(os.path.join(self.image_dir, 'plain.bmp'), folder)
+    output_dir = os.path.join(self.get_temp_dir(), 'tiled_out')
+    proc = self.binaries.run_ok('vis.py', model_dir=self.model_dir,
+                                image_dir=folder, output_dir=output_dir,
+                                window='16,20')
+    self.assertIn('1/1 images', proc.stdout)
+    tiled = np.asarray(Image.open(os.path.join(output_dir,
+                                               'plain_prediction.png')))
+    self.assertEqual(tiled.shape, (25, 31))
+    model, _, _, _ = run_dir.load_trained_model(self.model_dir)
+    expected = sliding_window.predict_tiled(
+        lambda tile: evaluator.predict_probabilities(
+            model, tf.constant(tile, tf.float32)[None] / 255.0)[0].numpy(),
+        self.plain, (16, 20))
+    # Graph and eager kernels round differently: near-ties may differ.
+    self.assertGreater((tiled == np.argmax(expected, -1)).mean(), 0.99)
 
   def test_a_saved_model_gives_the_same_predictions(self):
     export_dir = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), 'sm')
