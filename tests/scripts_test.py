@@ -577,25 +577,21 @@ class TestShellScripts:
     assert 'PseudoSeg > supervised only:' in proc.stdout
     assert os.path.isfile(os.path.join(root, 'ablation.json'))
 
-  def test_pretrain_source(self, tiny_records, tmp_path):
-    data, out = str(tmp_path / 'source'), str(tmp_path / 'pretrained')
-    proc = _bash('pretrain_source.sh', out, DATA=data, NUM_TRAIN=4, NUM_VAL=2,
-                 STEPS=2, EXTRA_FLAGS=TINY_MODEL)
-    assert '== generating the source data set' in proc.stdout
-    info = _load(os.path.join(data, 'tfrecord', 'dataset_info.json'))
-    assert info['name'] == 'synthetic_source'
-    assert info['splits_to_sizes'] == {'train': 4, 'val': 2}
-    assert _load(os.path.join(out, 'eval.json'))['step'] == 2
-    assert 'Backbone for --init_checkpoint: %s' % out in proc.stdout
-    _assert_initialises_a_run(out, tiny_records, tmp_path)
-
   def test_build_pretrained_backbone(self, tiny_records, tmp_path):
     data, work = str(tmp_path / 'source'), str(tmp_path / 'work')
     out = str(tmp_path / 'backbone')
     proc = _bash('build_pretrained_backbone.sh', out, DATA=data, WORK=work,
                  NUM_TRAIN=4, NUM_VAL=2, STEPS1=2, STEPS2=2,
                  EXTRA_FLAGS=TINY_MODEL)
+    # Stage 1 is scripts/pretrain_source.sh: the source set, a scored run.
     assert '== generating the source data set' in proc.stdout
+    info = _load(os.path.join(data, 'tfrecord', 'dataset_info.json'))
+    assert info['name'] == 'synthetic_source'
+    assert info['splits_to_sizes'] == {'train': 4, 'val': 2}
+    assert _load(os.path.join(work, 'segmentation', 'eval.json'))['step'] == 2
+    assert ('Backbone for --init_checkpoint: %s' % os.path.join(
+        work, 'segmentation')) in proc.stdout
+    # Stage 2 starts from it.
     stage2 = _load(os.path.join(work, 'classification', 'config.json'))
     assert stage2['train']['init_checkpoint'] == os.path.join(work, 'segmentation')
     assert stage2['data']['use_image_labels']
