@@ -19,6 +19,7 @@ from typing import Callable, Dict, Hashable, Mapping, Optional, Sequence, Tuple
 from absl import logging
 import numpy as np
 from PIL import Image
+from PIL import UnidentifiedImageError
 import tensorflow as tf
 
 from datasets import descriptors
@@ -172,6 +173,9 @@ def load_image(path):
       img.load()  # Decodes every pixel: truncated or corrupt files fail here.
       fmt, mode = img.format, img.mode
       rgb = _to_rgb(img, path)
+  except UnidentifiedImageError as e:
+    raise ConversionError('Cannot decode image %s: not an image file of a '
+                          'format Pillow reads' % path) from e
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise ConversionError('Cannot decode image %s: %s' % (path, e)) from e
   if fmt == 'JPEG' and mode in _JPEG_REUSE_MODES:

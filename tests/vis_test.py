@@ -86,6 +86,10 @@ class FolderTest(testing_utils.FixturesMixin, tf.test.TestCase):
       path = os.path.join(self.image_dir, name)
       self.assertIn('Skipped %s: Cannot decode image %s' % (path, path),
                     self.proc.stdout)
+    # Named as what it is, not by Pillow's in-memory file object.
+    self.assertIn('notes.png: not an image file of a format Pillow reads',
+                  self.proc.stdout)
+    self.assertNotIn('BytesIO', self.proc.stdout)
     summary = self.proc.stdout.split('2 of 7 images failed:\n')[1]
     self.assertEqual(
         [line.split(': ')[0].strip() for line in summary.splitlines()],
