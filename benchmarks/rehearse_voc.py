@@ -67,9 +67,9 @@ _OUTPUT_JSON = flags.DEFINE_string('output_json', '',
                                    'Default: WORK_DIR/rehearsal.json.')
 
 
-def _train(name, work_dir):
-  """Runs recipe `name` shrunk to the CPU; returns run_binary's figures."""
-  cfg = experiments.get(name).build()
+def _train(name, cfg, work_dir):
+  """Runs recipe `name` (config `cfg`) shrunk to the CPU; returns run_binary's
+  figures."""
   batch = _REPLICAS.value * _BATCH_PER_REPLICA.value
   flag_list = ['--experiment=%s' % name, '--allow_random_init',
                '--record_dir=%s' % _RECORD_DIR.value,
@@ -90,9 +90,8 @@ def _train(name, work_dir):
                               timeout=6 * 3600)
 
 
-def _forward_tflop(name, num_classes):
-  """TFLOP of one inference forward pass of one crop of recipe `name`."""
-  cfg = experiments.get(name).build()
+def _forward_tflop(cfg, num_classes):
+  """TFLOP of one inference forward pass of one crop of a recipe's config."""
   size = tuple(cfg.data.crop_size)
   model = model_lib.build_model(cfg.model, num_classes, size)
   return steps.forward_flops(model, tf.zeros((1,) + size + (3,))) / 1e12
@@ -104,8 +103,8 @@ def _gpu_hours(step_tflop, num_steps, num_gpus):
 
 def main(argv):
   del argv
-  for name in _EXPERIMENTS.value:
-    experiments.get(name)  # An unknown name stops here, before any run.
+  # An unknown name stops here, before any run.
+  recipes = {name: experiments.get(name).build() for name in _EXPERIMENTS.value}
   num_classes = descriptors.load_info(_RECORD_DIR.value).num_classes
   work_dir = _WORK_DIR.value
   os.makedirs(work_dir, exist_ok=True)
@@ -114,17 +113,17 @@ def main(argv):
              'batch_per_replica': _BATCH_PER_REPLICA.value,
              'steps': _STEPS.value, 'gpu_tflops_assumed': _GPU_TFLOPS.value,
              'recipes': {}}
-  for name in _EXPERIMENTS.value:
-    cfg = experiments.get(name).build()
-    figures = _train(name, work_dir)
-    forward = _forward_tflop(name, num_classes)
-    factor = 7 if cfg.model.pseudoseg_heads else 3
-    paper_step = factor * forward * cfg.train.batch_size
+  for name, cfg in recipes.items():
+    figures = _train(name, cfg, work_dir)
+    forward = _forward_tflop(cfg, num_classes)
+    # TFLOP a labeled (+ unlabeled) image pair costs in a step.
+    per_image = (7 if cfg.model.pseudoseg_heads else 3) * forward
+    paper_step = per_image * cfg.train.batch_size
     figures.update(
-        pseudoseg=cfg.model.pseudoseg_heads, forward_tflop=forward, paper_batch=cfg.train.batch_size,
-        paper_step_tflop=paper_step, paper_steps=cfg.train.train_steps,
-        cpu_step_tflop=factor * forward * _REPLICAS.value *
-        _BATCH_PER_REPLICA.value,
+        pseudoseg=cfg.model.pseudoseg_heads, forward_tflop=forward,
+        paper_batch=cfg.train.batch_size, paper_step_tflop=paper_step,
+        paper_steps=cfg.train.train_steps,
+        cpu_step_tflop=per_image * _REPLICAS.value * _BATCH_PER_REPLICA.value,
         gpu_hours_1=_gpu_hours(paper_step, cfg.train.train_steps, 1),
         gpu_hours_8=_gpu_hours(paper_step, cfg.train.train_steps, 8))
     figures['cpu_tflops'] = figures['cpu_step_tflop'] / figures['step_s']

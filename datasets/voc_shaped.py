@@ -23,13 +23,13 @@ NUM_CLASSES = 21
 # Ids of the SBD-only and the val images: VOC's form, years no VOC id has.
 SBD_ID_FORMAT = '2013_%06d'
 VAL_ID_FORMAT = '2014_%06d'
+_PALETTE = descriptors.voc_palette(256)
 
 
 def draw_scene(rng, width, height, num_classes=NUM_CLASSES):
   """(image [height, width, 3] uint8, mask [height, width] uint8): 1-4
   ellipses of random foreground classes on a noisy background, 255 on the class
   boundaries as VOC has."""
-  palette = descriptors.voc_palette(256)
   image = rng.integers(0, 256, size=(1, 1, 3)) + rng.normal(
       0, 20, size=(height, width, 3))
   mask = np.zeros((height, width), np.uint8)
@@ -40,7 +40,7 @@ def draw_scene(rng, width, height, num_classes=NUM_CLASSES):
     ry, rx = rng.uniform(0.1, 0.4) * height, rng.uniform(0.1, 0.4) * width
     inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
     mask[inside] = cls
-    image[inside] = palette[cls] + rng.normal(0, 20, size=(int(inside.sum()), 3))
+    image[inside] = _PALETTE[cls] + rng.normal(0, 20, size=(int(inside.sum()), 3))
   image = np.clip(image, 0, 255).astype(np.uint8)
   return image, synthetic.ignore_boundaries(mask)
 
@@ -73,7 +73,8 @@ def write_voc_shaped(output_root, train_ids: Sequence[str],
     rng = np.random.default_rng([int(seed), index])
     image, mask = draw_scene(rng, width, height)
     Image.fromarray(image).save(
-        os.path.join(voc_root, 'JPEGImages', image_id + '.jpg'), quality=synthetic.JPEG_QUALITY)
+        os.path.join(voc_root, 'JPEGImages', image_id + '.jpg'),
+        quality=synthetic.JPEG_QUALITY)
     if index < len(train_ids) + len(val_ids):
       descriptors.write_palette_png(
           os.path.join(voc_root, 'SegmentationClass', image_id + '.png'), mask)

@@ -13,8 +13,8 @@
 # (8), WIDTH (500), HEIGHT (375), STEPS (3), REPLICAS (2), BATCH_PER_REPLICA (1),
 # EXTRA_FLAGS (to benchmarks/rehearse_voc.py, last), DRY_RUN=1 prints the commands.
 # Prints a table of step time, peak memory, FLOPs and GPU-hour estimates per paper
-# cell, and writes WORK/rehearsal.json; on 2 CPU cores it takes tens of minutes
-# (docs/experiments.md has the figures).
+# cell, and writes WORK/rehearsal.json; on 2 CPU cores it takes 5-15 minutes and about
+# 10 GB of memory (docs/experiments.md has the figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"

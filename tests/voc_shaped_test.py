@@ -5,7 +5,6 @@ shipped ids, VOC's sizes, 21 classes, SBD in train_aug only.
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -17,8 +16,7 @@ from datasets import build_voc2012_data as voc
 from datasets import descriptors
 from datasets import voc_shaped
 from tests.testing_utils import read_split
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.testing_utils import run_command
 
 
 class VocShapedTest(tf.test.TestCase):
@@ -80,11 +78,10 @@ class VocShapedTest(tf.test.TestCase):
     ids = os.path.join(self.root, 'ids.txt')
     with open(ids, 'w') as f:
       f.write('\n'.join(self.train_ids) + '\n')
-    proc = subprocess.run(
+    proc = run_command(
         [sys.executable, 'datasets/make_voc_shaped.py', '--output_root=' + out,
          '--train_ids=' + ids, '--num_val=1', '--num_sbd=2', '--width=24',
-         '--height=20'], cwd=_ROOT, capture_output=True, text=True,
-        timeout=300, check=False)
+         '--height=20'], dict(os.environ), timeout=300, merge=False)
     self.assertEqual(proc.returncode, 0, proc.stderr)
     voc_root = os.path.join(out, 'VOCdevkit', 'VOC2012')
     with open(os.path.join(voc_root, 'ImageSets', 'Segmentation',
@@ -94,11 +91,10 @@ class VocShapedTest(tf.test.TestCase):
                                     self.train_ids[0] + '.jpg'))
     self.assertEqual(image.size, (24, 20))
     missing = os.path.join(self.root, 'missing.txt')
-    proc = subprocess.run(
+    proc = run_command(
         [sys.executable, 'datasets/make_voc_shaped.py',
          '--output_root=' + os.path.join(self.root, 'other'),
-         '--train_ids=' + missing], cwd=_ROOT, capture_output=True, text=True,
-        timeout=300, check=False)
+         '--train_ids=' + missing], dict(os.environ), timeout=300, merge=False)
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn(missing, proc.stderr)
     self.assertNotIn('Traceback', proc.stderr)
