@@ -31,6 +31,7 @@ from official.vision.modeling.decoders import aspp
 from official.vision.modeling.heads import segmentation_heads
 
 from core import config as config_lib
+from core.modeling import atrous
 from core.modeling import cam as cam_lib
 from core.modeling import resize
 from core.modeling import sgc as sgc_lib
@@ -402,6 +403,9 @@ def build_model(cfg: config_lib.ModelConfig, num_classes: int,
   """
   model = PseudoSegModel(cfg, num_classes, build_backbone(cfg))
   model(tf.zeros([1, crop_size[0], crop_size[1], 3]), training=False)
+  # The same function, faster where an atrous rate outgrows the feature map
+  # (the ASPP at small crops): atrous.py.
+  atrous.trim_padding_taps(model)
   return model
 
 
