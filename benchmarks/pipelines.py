@@ -20,27 +20,27 @@ def input_timer(dataset, batches, images_per_batch):
   return measure
 
 
-def eval_timer(model, dataset_fn, num_classes, ignore_label):
-  """fn() -> images/s of the Evaluator train_sup_eval.py uses (one per model,
-  reused for every checkpoint) over the split."""
+def eval_timer(model, dataset, num_classes, ignore_label):
+  """fn() -> images/s of the Evaluator train_sup_eval.py uses over `dataset`,
+  as it scores each checkpoint: one Evaluator and one dataset, read again."""
   scorer = evaluator.Evaluator(model, num_classes, ignore_label=ignore_label)
 
   def measure():
     start = time.perf_counter()
-    result = scorer.evaluate(dataset_fn())
+    result = scorer.evaluate(dataset)
     return result['num_images'] / (time.perf_counter() - start)
 
   return measure
 
 
-def bare_model_timer(model, dataset_fn):
-  """fn() -> images/s of the model alone on the same images (one compiled call
-  per image, argmax at the padded size; no scores).
+def bare_model_timer(model, dataset):
+  """fn() -> images/s of the model alone on the images of `dataset` (one
+  compiled call per image, argmax at the padded size; no scores).
 
   The images are read into memory first, so neither the reading nor the scoring
   is in the figure.
   """
-  images = [batch['image'] for batch in dataset_fn()]
+  images = [batch['image'] for batch in dataset]
 
   @tf.function(reduce_retracing=True)
   def predict(image):

@@ -1,9 +1,11 @@
 """The real training binaries, run as a user runs them, timed from their own log.
 
 A binary's steady-state step time is read off the timestamps of its progress
-lines (`step N/M | ...`): from the first line (after the first loop, which
-traces) to the last, so summaries, pictures and checkpoints at the run's own
-settings fall inside it. Peak memory is the process's own high-water resident set
+lines (`step N/M | ...`): from the second line to the last, so summaries,
+pictures and checkpoints at the run's own settings fall inside it. The first
+loop traces; the second warms up (tf.data's autotuning, first allocations) and
+ran 5-30 % slower than the loops after it, on either binary, on 2 cores: both
+are start-up, which `wall_s` keeps. Peak memory is the process's own high-water resident set
 (VmHWM of /proc/PID/status, read while it runs: wait4's ru_maxrss would also
 count the forking parent's pages, kept across exec).
 """
@@ -40,12 +42,13 @@ def progress_times(log_text):
   return out
 
 
-def steady_step_seconds(log_text):
-  """Seconds per step from the first progress line to the last."""
-  times = progress_times(log_text)
+def steady_step_seconds(log_text, warmup_loops=1):
+  """Seconds per step from progress line `warmup_loops + 1` to the last."""
+  times = progress_times(log_text)[warmup_loops:]
   if len(times) < 2:
-    raise ValueError('Fewer than two progress lines in the log; run more '
-                     'steps than --steps_per_loop.')
+    raise ValueError('Fewer than %d progress lines in the log; run more '
+                     'steps (at least %d loops of --steps_per_loop).' %
+                     (warmup_loops + 2, warmup_loops + 2))
   (t0, s0), (t1, s1) = times[0], times[-1]
   return (t1 - t0) / (s1 - s0)
 

@@ -57,14 +57,17 @@ _GROUPS = ('steps', 'flops', 'input', 'eval', 'binaries', 'matmul')
 
 def _sizes(quick, config):
   if config == 'smoke':
-    return dict(repeats=2, steps=2, binary_steps=8, input_batches=4,
+    return dict(repeats=2, steps=2, binary_steps=8, binary_repeats=1,
+                input_batches=4,
                 num_train=12, num_val=4, image_size=48, num_labeled=4,
                 matmul_n=256)
   if quick:
-    return dict(repeats=3, steps=10, binary_steps=100, input_batches=20,
+    return dict(repeats=3, steps=20, binary_steps=200, binary_repeats=2,
+                input_batches=20,
                 num_train=120, num_val=100, image_size=128, num_labeled=20,
                 matmul_n=2048)
-  return dict(repeats=5, steps=25, binary_steps=400, input_batches=50,
+  return dict(repeats=5, steps=25, binary_steps=400, binary_repeats=2,
+              input_batches=50,
               num_train=200, num_val=200, image_size=128, num_labeled=20,
               matmul_n=2048)
 
@@ -109,11 +112,11 @@ def _in_process(cfg, sizes, skip):
         paired, sizes['input_batches'], paired_images)
   if 'eval' not in skip:
     files = record_format.list_shards(cfg.data.record_dir, 'val')
-    dataset_fn = lambda: experiment_lib.eval_dataset(files, None, 1)
+    dataset = experiment_lib.eval_dataset(files, None, 1)
     timers['eval_images_per_s'] = pipelines.eval_timer(
-        model, dataset_fn, n, descriptor.ignore_label)
+        model, dataset, n, descriptor.ignore_label)
     timers['bare_model_images_per_s'] = pipelines.bare_model_timer(
-        model, dataset_fn)
+        model, dataset)
   if 'matmul' not in skip:
     dtype = tf.bfloat16 if cfg.train.mixed_precision else tf.float32
     timers['matmul_gflops'] = steps.matmul_timer(sizes['matmul_n'], dtype)
@@ -163,7 +166,9 @@ def _binaries(flag_list, record_dir, labeled, unlabeled, sizes, work_dir,
       return found[script][-1]['step_s']
     return measure
 
-  repeats = 1 if sizes['repeats'] <= 3 else 2
+  # Twice each, alternating, but once in the smoke run: one run of a binary
+  # is at the mercy of a slow spell of the machine.
+  repeats = sizes['binary_repeats']
   measured = timing.interleaved({s: timer(s) for s in runs}, repeats, warmup=0)
   return {
       'binary_sup_step_s': measured['train_sup.py']['median'],

@@ -66,11 +66,13 @@ def score_run(model_dir, checkpoint='', record_dir='', eval_split='val',
   scorer = evaluator.Evaluator(model, num_classes,
                                ignore_label=descriptor.ignore_label,
                                scales=scales, flip=flip)
+  # Built once and read again for each checkpoint (building it traces its
+  # functions anew: about 0.1 s, a tenth of scoring the embedded val split).
+  dataset = experiment_lib.eval_dataset(files, eval_size, batch_size)
 
   def score(path):
     run_dir.restore_model(model, path, name=weights)
     step = int(path.rsplit('-', 1)[-1])
-    dataset = experiment_lib.eval_dataset(files, eval_size, batch_size)
     result = scorer.evaluate(dataset, max_batches=max_batches)
     result.update(step=step, checkpoint=path, split=eval_split,
                   weights=weights, class_names=list(descriptor.class_names),

@@ -44,13 +44,17 @@ I1205 00:00:21.000000 140 trainer.py:306] step 75/100 | loss 0.8 | lr 0.1 | 3.0 
 
 class TestBinaryLog:
 
-  def test_steady_step_from_the_first_progress_line_to_the_last(self):
+  def test_steady_step_from_the_second_progress_line_to_the_last(self):
+    # 00:00:08.5 -> 00:00:21.0: 12.5 s for 25 steps (the loop to step 50 is
+    # warm-up).
+    assert processes.steady_step_seconds(_LOG) == pytest.approx(12.5 / 25)
     # 23:59:58.5 -> 00:00:21.0 across midnight: 22.5 s for 50 steps.
-    assert processes.steady_step_seconds(_LOG) == pytest.approx(22.5 / 50)
+    assert processes.steady_step_seconds(
+        _LOG, warmup_loops=0) == pytest.approx(22.5 / 50)
 
   def test_too_few_progress_lines_is_an_error(self):
-    with pytest.raises(ValueError, match='Fewer than two progress lines'):
-      processes.steady_step_seconds(_LOG.splitlines()[1])
+    with pytest.raises(ValueError, match='Fewer than 3 progress lines'):
+      processes.steady_step_seconds('\n'.join(_LOG.splitlines()[:3]))
 
 
 class TestRatios:

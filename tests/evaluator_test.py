@@ -97,6 +97,41 @@ class EvaluatorTest(tf.test.TestCase):
                            _NUM_CLASSES)['per_class_iou'])
 
 
+class ReadAheadTest(tf.test.TestCase):
+
+  def test_batches_are_read_a_block_ahead_and_scored_alike(self):
+    batches = list(_dataset()) * 3  # 6 batches of one image
+    scorer = evaluator.Evaluator(PixelwiseModel(), _NUM_CLASSES)
+    predict = scorer._predict  # pylint: disable=protected-access
+    read, seen = [0], []
+
+    def counted():
+      for batch in batches:
+        read[0] += 1
+        yield batch
+
+    def recording(images, labels):
+      seen.append(read[0])
+      return predict(images, labels)
+
+    scorer._predict = recording  # pylint: disable=protected-access
+    results = {}
+    for read_ahead in (1, 4, 100):
+      read[0], seen[:] = 0, []
+      results[read_ahead] = scorer.evaluate(counted(), read_ahead=read_ahead)
+      # The batches read when each one was scored.
+      expected = {1: [1, 2, 3, 4, 5, 6], 4: [4, 4, 4, 4, 6, 6],
+                  100: [6] * 6}[read_ahead]
+      self.assertEqual(seen, expected, msg=read_ahead)
+    for read_ahead in (4, 100):
+      self.assertAllClose(results[read_ahead]['per_class_iou'],
+                          results[1]['per_class_iou'])
+      self.assertEqual(results[read_ahead]['num_images'], 6)
+    # max_batches counts batches, read ahead or not.
+    self.assertEqual(scorer.evaluate(counted(), max_batches=3,
+                                     read_ahead=2)['num_images'], 3)
+
+
 class EvaluateTest(tf.test.TestCase):
 
   def test_miou_matches_hand_computed_value(self):

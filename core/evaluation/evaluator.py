@@ -6,6 +6,7 @@ pixel is scored once and padding never is. Optional multi-scale and flip inferen
 average the softmax probabilities.
 """
 
+import itertools
 import time
 
 from absl import logging
@@ -13,6 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from core.evaluation import metrics
+
+# Images read before they are scored (Evaluator.evaluate).
+READ_AHEAD = 32
 
 
 def _scaled_size(size, scale):
@@ -69,22 +73,37 @@ class Evaluator(object):
                flip=False):
     self._num_classes = num_classes
 
+    single_pass = tuple(scales) == (1.0,) and not flip
+
     @tf.function(reduce_retracing=True, autograph=False)
     def predict(images, labels):
-      probs = predict_probabilities(model, images, tuple(scales), flip)
-      preds = tf.argmax(probs, axis=-1, output_type=tf.int32)
+      if single_pass:  # The softmax would not change the argmax.
+        scores = tf.image.resize(
+            tf.cast(model(images, training=False)['logits'], tf.float32),
+            tf.shape(images)[1:3], method='bilinear')
+      else:
+        scores = predict_probabilities(model, images, tuple(scales), flip)
+      preds = tf.argmax(scores, axis=-1, output_type=tf.int32)
       return metrics.confusion_matrix(labels[..., 0], preds, num_classes,
                                       ignore_label=ignore_label)
 
     self._predict = predict
 
-  def evaluate(self, dataset, max_batches=None):
+  def evaluate(self, dataset, max_batches=None, read_ahead=READ_AHEAD):
     """Accumulates a confusion matrix over a data set and returns scores.
+
+    Batches are read until they hold `read_ahead` images, then scored. Read
+    one by one, the input pipeline decodes the next images while the model
+    runs, and on a small CPU its threads stall the model's (an op waits for
+    its slowest thread): on 2 cores that made evaluation about 0.7 of the
+    model's own speed, against about 0.85 reading ahead.
 
     Args:
       dataset: yields dicts with 'image' [B,H,W,3] and 'label' [B,H,W,1]
         (padding carries the ignore label).
       max_batches: stop early (for smoke runs).
+      read_ahead: images held in memory at a time (whole batches, at least
+        one).
 
     Returns:
       dict with miou, per_class_iou (list, NaN for classes absent from both
@@ -94,12 +113,22 @@ class Evaluator(object):
     cm = np.zeros((n, n), np.int64)
     num_images = 0
     start = time.time()
-    for i, batch in enumerate(dataset):
-      if max_batches is not None and i >= max_batches:
+    batches = iter(dataset)
+    if max_batches is not None:
+      batches = itertools.islice(batches, max_batches)
+    while True:
+      block, held = [], 0
+      for batch in batches:
+        block.append(batch)
+        held += int(batch['image'].shape[0])
+        if held >= read_ahead:
+          break
+      if not block:
         break
-      cm += self._predict(batch['image'],
-                          batch['label']).numpy().astype(np.int64)
-      num_images += int(batch['image'].shape[0])
+      for batch in block:
+        cm += self._predict(batch['image'],
+                            batch['label']).numpy().astype(np.int64)
+        num_images += int(batch['image'].shape[0])
     miou, per_class = metrics.iou_from_confusion(cm)
     result = {
         'miou': float(miou),

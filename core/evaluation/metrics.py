@@ -28,14 +28,17 @@ def confusion_matrix(labels, predictions, num_classes, ignore_label=255):
   Returns:
     [C, C] int64 tensor, rows = ground truth.
   """
-  labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
-  predictions = tf.reshape(tf.cast(predictions, tf.int64), [-1])
+  labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+  predictions = tf.reshape(tf.cast(predictions, tf.int32), [-1])
   valid = ((labels != ignore_label) & (labels >= 0) & (labels < num_classes) &
            (predictions >= 0) & (predictions < num_classes))
-  index = tf.boolean_mask(labels * num_classes + predictions, valid)
-  counts = tf.math.bincount(index, minlength=num_classes * num_classes,
-                            maxlength=num_classes * num_classes, dtype=tf.int64)
-  return tf.reshape(counts, [num_classes, num_classes])
+  # Uncounted pixels go to one extra bin, dropped after counting (cheaper than
+  # gathering the counted ones first).
+  cells = num_classes * num_classes
+  index = tf.where(valid, labels * num_classes + predictions, cells)
+  counts = tf.math.bincount(index, minlength=cells + 1, maxlength=cells + 1,
+                            dtype=tf.int64)
+  return tf.reshape(counts[:cells], [num_classes, num_classes])
 
 
 def iou_from_confusion(cm):
