@@ -62,7 +62,7 @@ def _sizes(quick, config):
                 num_train=12, num_val=4, image_size=48, num_labeled=4,
                 matmul_n=256)
   if quick:
-    return dict(repeats=3, steps=20, binary_steps=200, binary_repeats=2,
+    return dict(repeats=5, steps=20, binary_steps=200, binary_repeats=2,
                 input_batches=20,
                 num_train=120, num_val=100, image_size=128, num_labeled=20,
                 matmul_n=2048)
