@@ -5,8 +5,8 @@ lines (`step N/M | ...`): from the second line to the last, so summaries,
 pictures and checkpoints at the run's own settings fall inside it. The first
 loop traces; the second warms up (tf.data's autotuning, first allocations) and
 ran 5-30 % slower than the loops after it, on either binary, on 2 cores: both
-are start-up, which `wall_s` keeps. Peak memory is the process's own high-water resident set
-(VmHWM of /proc/PID/status, read while it runs: wait4's ru_maxrss would also
+are start-up, which `wall_s` keeps. Peak memory is the process's own high-water
+resident set (VmHWM of /proc/PID/status, read while it runs: wait4's ru_maxrss would also
 count the forking parent's pages, kept across exec).
 """
 

@@ -25,6 +25,12 @@ def _scaled_size(size, scale):
   return tf.maximum(tf.cast(scaled, tf.int32), 1)
 
 
+def upsampled_logits(model, images, size):
+  """[B,h,w,C] float32 logits of `images`, bilinearly resized to `size`."""
+  logits = tf.cast(model(images, training=False)['logits'], tf.float32)
+  return tf.image.resize(logits, size, method='bilinear')
+
+
 def predict_probabilities(model, images, scales=(1.0,), flip=False):
   """Softmax probabilities at the input size, averaged over scales and flips.
 
@@ -46,8 +52,7 @@ def predict_probabilities(model, images, scales=(1.0,), flip=False):
                                method='bilinear')
     variants = [(scaled, False)] + ([(scaled[:, :, ::-1], True)] if flip else [])
     for inputs, flipped in variants:
-      logits = tf.cast(model(inputs, training=False)['logits'], tf.float32)
-      logits = tf.image.resize(logits, size, method='bilinear')
+      logits = upsampled_logits(model, inputs, size)
       if flipped:
         logits = logits[:, :, ::-1]
       total += tf.nn.softmax(logits)
@@ -78,9 +83,7 @@ class Evaluator(object):
     @tf.function(reduce_retracing=True, autograph=False)
     def predict(images, labels):
       if single_pass:  # The softmax would not change the argmax.
-        scores = tf.image.resize(
-            tf.cast(model(images, training=False)['logits'], tf.float32),
-            tf.shape(images)[1:3], method='bilinear')
+        scores = upsampled_logits(model, images, tf.shape(images)[1:3])
       else:
         scores = predict_probabilities(model, images, tuple(scales), flip)
       preds = tf.argmax(scores, axis=-1, output_type=tf.int32)

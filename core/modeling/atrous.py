@@ -20,12 +20,12 @@ import tensorflow as tf
 _TAPS = 3
 
 
-def _live_taps(size, rate):
-  """(kernel slice, dilation) along one axis of a static `size`, or None when
-  all three taps can read the input (or the size is not known)."""
-  if size is None or rate < size:
-    return None
-  return slice(1, 2), 1
+def _taps(size, rate):
+  """(kernel slice, dilation) along one axis of static `size` (None: unknown):
+  the centre tap alone where the others read only padding, else all three."""
+  if size is not None and rate >= size:
+    return slice(1, 2), 1
+  return slice(0, _TAPS), rate
 
 
 def atrous_convolution(inputs, kernel, rate):
@@ -41,11 +41,9 @@ def atrous_convolution(inputs, kernel, rate):
     [batch, height, width, out], equal to the full dilated convolution. An axis
     of unknown static size is convolved whole.
   """
-  rows = _live_taps(inputs.shape[1], rate[0])
-  cols = _live_taps(inputs.shape[2], rate[1])
-  row_slice, rate_h = rows or (slice(0, _TAPS), rate[0])
-  col_slice, rate_w = cols or (slice(0, _TAPS), rate[1])
-  return tf.nn.convolution(inputs, kernel[row_slice, col_slice],
+  rows, rate_h = _taps(inputs.shape[1], rate[0])
+  cols, rate_w = _taps(inputs.shape[2], rate[1])
+  return tf.nn.convolution(inputs, kernel[rows, cols],
                            strides=1, padding='SAME',
                            dilations=[rate_h, rate_w], data_format='NHWC')
 
@@ -73,7 +71,7 @@ def trim_padding_taps(model):
   """
   changed = 0
   for layer in model.submodules:
-    if isinstance(layer, tf.keras.layers.Layer) and _trimmable(layer):
+    if _trimmable(layer):
       rate = tuple(layer.dilation_rate)
       layer.convolution_op = (
           lambda inputs, kernel, rate=rate: atrous_convolution(
